@@ -1,0 +1,5 @@
+"""infra: see DESIGN.md; filled by later issues."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
