@@ -49,3 +49,43 @@ class ExportParseError(JournalError):
 
 class IonHashError(JournalError):
     """A value the Ion Hash specification does not define a hash for."""
+
+
+class ProofParseError(JournalError):
+    """A saved AWS CLI output (get-digest, get-block, get-revision) or receipt that cannot be read."""
+
+    def __init__(self, reason: str, *, source: str) -> None:
+        self.reason, self.source = reason, source
+        super().__init__(f"cannot read QLDB digest or proof {source}: {reason}")
+
+
+class UnknownInputError(JournalError):
+    """A path `verify` cannot use: missing, unreadable, or of no kind it knows.
+
+    Attributes:
+        path: the path at fault.
+        reason: what was found, and what was expected instead.
+    """
+
+    def __init__(self, reason: str, *, path: str) -> None:
+        self.reason, self.path = reason, path
+        super().__init__(f"cannot use {path}: {reason}")
+
+
+class UserRecordTooLargeError(JournalError):
+    """A user record that cannot fit any aggregate under the size limit.
+
+    Attributes:
+        index: position of the user record in the input.
+        partition_key: its partition key.
+        size: the size in bytes of an aggregate holding it alone.
+        max_bytes: the limit.
+    """
+
+    def __init__(self, *, index: int, partition_key: str, size: int, max_bytes: int) -> None:
+        self.index, self.partition_key, self.size, self.max_bytes = index, partition_key, size, max_bytes
+        super().__init__(
+            f"user record #{index} (partition key {partition_key!r}) needs a {size:,}-byte aggregate, "
+            f"over the {max_bytes:,}-byte limit; split the record or raise max_bytes "
+            "(a stream's maximum record size is configurable up to 10 MiB)"
+        )
