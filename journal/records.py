@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Literal
 
 from amazon.ion import simpleion
+from amazon.ion.core import IonType
 
 from journal.errors import RecordParseError
 from journal.ion_values import (
@@ -23,6 +24,7 @@ from journal.ion_values import (
     IonValue,
     blob_list,
     get_field,
+    ion_type,
     opt_blob,
     opt_str,
     req_blob,
@@ -88,6 +90,7 @@ class Revision:
     ion: IonValue
     table_name: str | None = None  # stream records say; export revisions get it from the block
     table_id: str | None = None
+    ion_exact: bool = True  # False when parsed from a JSON down-conversion: Ion hashes not recomputable
 
     @property
     def block_seq(self) -> int:
@@ -134,6 +137,7 @@ class Block:
     summaries: tuple[RevisionSummary, ...]
     revisions: tuple[Revision, ...]
     ion: IonValue
+    ion_exact: bool = True  # False when parsed from a JSON export: Ion hashes not recomputable
 
     @property
     def block_seq(self) -> int:
@@ -184,9 +188,12 @@ def _address(struct: IonValue) -> BlockAddress:
 
 
 def revision_from_ion(
-    rev: IonValue, *, table_name: str | None = None, table_id: str | None = None
+    rev: IonValue, *, table_name: str | None = None, table_id: str | None = None, ion_exact: bool = True
 ) -> Revision:
     """Build a `Revision` from a parsed revision struct (stream or export).
+
+    `ion_exact=False` marks a revision rebuilt from JSON (a JSON journal export): its Ion types
+    were lost, so its hash cannot be recomputed.
 
     Raises:
         FieldError: a required field is missing or mistyped.
@@ -206,11 +213,16 @@ def revision_from_ion(
         ion=rev,
         table_name=table_name,
         table_id=table_id,
+        ion_exact=ion_exact,
     )
 
 
-def block_from_ion(block: IonValue, *, revisions_field: Literal["revisionSummaries", "revisions"]) -> Block:
+def block_from_ion(
+    block: IonValue, *, revisions_field: Literal["revisionSummaries", "revisions"], ion_exact: bool = True
+) -> Block:
     """Build a `Block` from a BLOCK_SUMMARY payload or an export block.
+
+    `ion_exact=False` marks a block (and its revisions) rebuilt from a JSON journal export.
 
     Raises:
         FieldError: a required field is missing or mistyped.
@@ -229,7 +241,7 @@ def block_from_ion(block: IonValue, *, revisions_field: Literal["revisionSummari
             if revisions_field == "revisions" and get_field(item, "metadata") is not None:
                 md = req_struct(item, "metadata")
                 name, tid = tables.get(req_str(md, "id"), (None, None))
-                r = revision_from_ion(item, table_name=name, table_id=tid)
+                r = revision_from_ion(item, table_name=name, table_id=tid, ion_exact=ion_exact)
                 revisions.append(r)
                 summaries.append(RevisionSummary(r.revision_hash, r.doc_id))
             else:
@@ -249,6 +261,7 @@ def block_from_ion(block: IonValue, *, revisions_field: Literal["revisionSummari
         summaries=tuple(summaries),
         revisions=tuple(revisions),
         ion=block,
+        ion_exact=ion_exact,
     )
 
 
@@ -264,6 +277,8 @@ def _tables(tx_info: IonValue) -> dict[str, tuple[str, str]]:
 
 
 def _record_from_ion(value: IonValue) -> StreamRecord:
+    if ion_type(value) is not IonType.STRUCT:
+        raise FieldError(f"a stream record is a struct, not {ion_type(value).name.lower()}")
     arn = req_str(value, "qldbStreamArn")
     rtype = req_str(value, "recordType")
     payload = req_struct(value, "payload")
