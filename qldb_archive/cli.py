@@ -1,0 +1,161 @@
+"""The `qldb-archive` command: parse arguments, call one library function, render the result."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qldb_archive.cli_support import ExitCode, JsonOption, QuietOption, Settings, cli_errors, echo_json
+from qldb_archive.progress import progress_for
+
+app = typer.Typer(
+    name="qldb-archive",
+    help=(
+        "Archive, query, restore and verify Amazon QLDB journals.\n\n"
+        "QLDB reached end of support on 2025-07-31; its stream archive and journal exports are "
+        "now the system of record. Exit codes: 0 ok, 1 a check failed, 2 unusable input."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+) -> None:
+    """Options shared by every command."""
+    Settings.debug = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Argument(help="Folder to write into (created if missing).")],
+    revisions: Annotated[int, typer.Option(min=1, help="Number of document revisions to generate.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives byte-identical output.")] = 1,
+    shards: Annotated[int, typer.Option(min=1, help="Kinesis shards to spread stream records over.")] = 2,
+    duplicate_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of Kinesis records delivered twice.")
+    ] = 0.05,
+    out_of_order_window: Annotated[
+        int, typer.Option(min=0, help="Shuffle stream records within a window of this many (0 = in order).")
+    ] = 16,
+    aggregate: Annotated[bool, typer.Option(help="KPL-aggregate stream records, as QLDB streams do.")] = True,
+    outputs: Annotated[
+        str, typer.Option(help="Comma-separated: kinesis, firehose, export, truth.")
+    ] = "kinesis,firehose,export,truth",
+    export_format: Annotated[
+        str, typer.Option(help="Journal export format: ION_TEXT, ION_BINARY or JSON.")
+    ] = "ION_TEXT",
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Simulate a QLDB DMV ledger and write what it would have produced.
+
+    Writes Kinesis record files (kinesis/), Firehose transformation events (firehose/), a
+    journal export (export/) and the ground truth (truth/). See docs/files.md.
+
+    Example: qldb-archive simulate ./sim --revisions 100000 --seed 7
+    """
+    from journal.simulate import SimulationConfig, write_simulation
+
+    with cli_errors():
+        config = SimulationConfig(
+            revisions=revisions,
+            seed=seed,
+            shards=shards,
+            duplicate_rate=duplicate_rate,
+            out_of_order_window=out_of_order_window,
+            aggregate=aggregate,
+            export_format=export_format.upper(),
+        )
+        summary = write_simulation(
+            out,
+            config,
+            outputs=_parse_outputs(outputs),
+            progress=progress_for(sys.stderr, quiet=quiet),
+        )
+    if json_out:
+        echo_json(summary.to_json())
+    else:
+        for line in summary.summary_lines():
+            typer.echo(line)
+
+
+def _parse_outputs(text: str) -> frozenset[str]:
+    from journal.simulate import ALL_OUTPUTS
+
+    chosen = frozenset(p.strip() for p in text.split(",") if p.strip())
+    unknown = chosen - ALL_OUTPUTS
+    if unknown or not chosen:
+        typer.echo(
+            f"error: unknown output {', '.join(sorted(unknown)) or '(none)'}; "
+            f"choose from {', '.join(sorted(ALL_OUTPUTS))}",
+            err=True,
+        )
+        raise typer.Exit(ExitCode.UNUSABLE_INPUT)
+    return chosen
+
+
+@app.command()
+def verify(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help=(
+                "Stream record files (.ion, .10n, Kinesis .jsonl), Firehose event .json files, journal "
+                "export folders, saved `aws qldb get-digest|get-block|get-revision` outputs, or folders "
+                "holding any of these."
+            )
+        ),
+    ],
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Recompute every revision hash, block hash and chain link, and check digests and proofs.
+
+    Exit 0 when everything verified, 1 when a check failed, 2 when an input is unusable.
+
+    Example: qldb-archive verify ./sim/kinesis ./sim/export get-digest.json
+    """
+    from journal.verify import verify_paths
+
+    with cli_errors():
+        report = verify_paths(paths, progress=progress_for(sys.stderr, quiet=quiet))
+    if json_out:
+        echo_json(report.to_json())
+    else:
+        for line in report.summary_lines():
+            typer.echo(line)
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for everything the demo writes.")] = Path("demo-output"),
+    revisions: Annotated[int, typer.Option(min=1, help="Revisions the simulated ledger commits.")] = 20_000,
+    quiet: QuietOption = False,
+) -> None:
+    """Run the whole pipeline locally, with no AWS and no server.
+
+    Simulates a DMV ledger (with duplicates, reordering and KPL aggregation), then verifies its
+    stream records and its journal export: every revision hash, block hash and chain link.
+
+    Example: qldb-archive demo --out ./demo-output --revisions 5000
+    """
+    from qldb_archive.demo import run_demo
+
+    with cli_errors():
+        ok = run_demo(out, revisions=revisions, echo=typer.echo, progress=progress_for(sys.stderr, quiet=quiet))
+    raise typer.Exit(ExitCode.OK if ok else ExitCode.CHECK_FAILED)
+
+
+def main() -> None:
+    """Console script entry point."""
+    app()

@@ -1,0 +1,92 @@
+"""The command line as a user meets it: help, exit codes, error lines, JSON output, docs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qldb_archive.cli import app
+from qldb_archive.cli_docs import render_cli_docs
+
+REPO = Path(__file__).resolve().parents[3]
+runner = CliRunner()
+COMMANDS = ["simulate", "verify", "demo"]
+
+
+def test_top_level_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_help_has_an_example(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example: qldb-archive " + command in result.output
+
+
+def test_cli_reference_is_current() -> None:
+    current = (REPO / "docs" / "cli.md").read_text()
+    assert current == render_cli_docs(), "docs/cli.md is stale: run `make docs`"
+
+
+def test_verify_real_aws_cli_outputs_exit_0(qldb_real: Path) -> None:
+    aws = qldb_real / "aws-cli"
+    result = runner.invoke(
+        app,
+        ["verify", str(aws / "get-block.output.json"), str(aws / "get-revision.output.json"),
+         str(aws / "get-digest.output.json"), "--quiet"],
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_verify_a_tampered_revision_exits_1(qldb_real: Path, tmp_path: Path) -> None:
+    doc = json.loads((qldb_real / "aws-cli" / "get-revision.output.json").read_text())
+    doc["Revision"]["IonText"] = doc["Revision"]["IonText"].replace("Everett", "Everest")
+    bad = tmp_path / "get-revision.json"
+    bad.write_text(json.dumps(doc))
+    result = runner.invoke(app, ["verify", str(bad), "--json", "--quiet"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert "JUJgkIcNbhS2goq8RqLuZ4" in json.dumps(report)
+
+
+def test_unusable_input_is_one_error_line_and_exit_2(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.ion"
+    junk.write_bytes(b"\xe0\x01\x00\xea\xff\xff")
+    exe = shutil.which("qldb-archive", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    proc = subprocess.run([exe, "verify", str(junk), "--quiet"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ")
+    assert "junk.ion" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_path_is_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["verify", str(tmp_path / "nope"), "--quiet"])
+    assert result.exit_code == 2
+    assert "nope" in result.output
+
+
+def test_simulate_then_verify_round_trip(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    sim = runner.invoke(app, ["simulate", str(out), "--revisions", "300", "--seed", "3", "--quiet", "--json"])
+    assert sim.exit_code == 0, sim.output
+    for what in ("kinesis", "firehose", "export"):
+        result = runner.invoke(app, ["verify", str(out / what), "--quiet"])
+        assert result.exit_code == 0, (what, result.output)
+
+
+def test_simulate_rejects_an_unknown_output(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["simulate", str(tmp_path), "--outputs", "kinesis,parquet"])
+    assert result.exit_code == 2
+    assert "parquet" in result.output
