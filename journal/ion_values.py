@@ -25,7 +25,7 @@ def ion_type(value: IonValue) -> IonType:
     t = getattr(value, "ion_type", None)
     if t is None:
         raise FieldError(f"not an Ion value: {type(value).__name__}")
-    return t  # type: ignore[no-any-return]
+    return t
 
 
 def is_null(value: IonValue) -> bool:
