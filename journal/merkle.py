@@ -12,9 +12,14 @@ from collections.abc import Iterable, Sequence
 HASH_LENGTH = 32
 
 
-def _signed_key(h: bytes) -> tuple[int, ...]:
+# Adding 128 (mod 256) maps signed bytes -128..127 onto 0..255 in the same order, so reversed,
+# translated hashes compare as plain bytes exactly as the signed, last-byte-first rule says.
+_SIGNED_ORDER = bytes((b + 128) & 0xFF for b in range(256))
+
+
+def _signed_key(h: bytes) -> bytes:
     """Sort key for a hash: its bytes as Java (signed) bytes, last byte first."""
-    return tuple(b - 256 if b > 127 else b for b in reversed(h))
+    return h[::-1].translate(_SIGNED_ORDER)
 
 
 def dot(a: bytes, b: bytes) -> bytes:
