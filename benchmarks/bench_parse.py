@@ -53,8 +53,13 @@ def main() -> None:
     records = corpus(args.size)
     ours = rate(lambda d, i: parse_stream_records(d, source=str(i)), records)
     base = rate(lambda d, i: simpleion.loads(d, single_value=False), records)
-    figures = {"records": args.size, "ours_per_s": round(ours), "baseline_per_s": round(base),
-               "ratio": round(ours / base, 3), "goal_ratio": 0.7}
+    figures = {
+        "records": args.size,
+        "ours_per_s": round(ours),
+        "baseline_per_s": round(base),
+        "ratio": round(ours / base, 3),
+        "goal_ratio": 0.7,
+    }
     if args.json:
         print(json.dumps(figures))
     else:

@@ -21,7 +21,10 @@ def main() -> int:
     for script, args in TINY.items():
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, str(HERE / script), *args], check=False)
-        print(f"[bench-smoke] {script}: exit {proc.returncode} in {time.perf_counter() - start:.1f} s", flush=True)
+        print(
+            f"[bench-smoke] {script}: exit {proc.returncode} in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
         if proc.returncode != 0:
             failed.append(script)
     if failed:

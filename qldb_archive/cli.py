@@ -63,7 +63,7 @@ def simulate(
 
     Example: qldb-archive simulate ./sim --revisions 100000 --seed 7
     """
-    from journal.simulate import SimulationConfig, write_simulation
+    from journal.simulate import SimulationConfig, export_format_from_str, write_simulation
 
     with cli_errors():
         config = SimulationConfig(
@@ -73,7 +73,7 @@ def simulate(
             duplicate_rate=duplicate_rate,
             out_of_order_window=out_of_order_window,
             aggregate=aggregate,
-            export_format=export_format.upper(),
+            export_format=export_format_from_str(export_format),
         )
         summary = write_simulation(
             out,
@@ -152,7 +152,9 @@ def demo(
     from qldb_archive.demo import run_demo
 
     with cli_errors():
-        ok = run_demo(out, revisions=revisions, echo=typer.echo, progress=progress_for(sys.stderr, quiet=quiet))
+        ok = run_demo(
+            out, revisions=revisions, echo=typer.echo, progress=progress_for(sys.stderr, quiet=quiet)
+        )
     raise typer.Exit(ExitCode.OK if ok else ExitCode.CHECK_FAILED)
 
 

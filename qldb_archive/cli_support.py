@@ -25,7 +25,9 @@ class ExitCode(IntEnum):
     UNUSABLE_INPUT = 2
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for machines instead of text.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document for machines instead of text.")
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from journal.progress import ProgressReporter
 from journal.simulate import SimulationConfig, write_simulation
 from journal.verify import verify_paths
 
+if TYPE_CHECKING:
+    from journal.progress import ProgressReporter
 
-def run_demo(
-    out: Path, *, revisions: int, echo: Callable[[str], None], progress: ProgressReporter
-) -> bool:
+
+def run_demo(out: Path, *, revisions: int, echo: Callable[[str], None], progress: ProgressReporter) -> bool:
     """Simulate a ledger into `out` and verify it; returns whether every check passed."""
     start = time.perf_counter()
     echo(f"1. simulate a DMV ledger ({revisions:,} revisions, duplicates, reordering, KPL aggregation)")

@@ -77,7 +77,9 @@ def _revision_text(qldb_real: Path) -> str:
 
 
 def test_deleted_revision_has_no_data_and_no_hash(qldb_real: Path) -> None:
-    text = _revision_text(qldb_real).replace('data: {\n        accountId: "user1",\n        balance: 0\n      },', "")
+    text = _revision_text(qldb_real).replace(
+        'data: {\n        accountId: "user1",\n        balance: 0\n      },', ""
+    )
     (rec,) = parse_stream_records(text.encode(), source="deleted")
     assert isinstance(rec, RevisionDetailsRecord)
     assert rec.revision.kind is RevisionKind.DELETED
@@ -110,11 +112,16 @@ def test_control_record() -> None:
         (b'{qldbStreamArn:"a",recordType:"SOMETHING",payload:{}}', "unknown recordType"),
         (b'{qldbStreamArn:"a",recordType:"CONTROL"}', "payload"),
         (b'{recordType:"CONTROL",payload:{controlRecordType:"CREATED"}}', "qldbStreamArn"),
-        (b'{qldbStreamArn:"a",recordType:"REVISION_DETAILS",payload:{tableInfo:{tableName:"T",tableId:"x"},'
-         b'revision:{hash:{{AAAA}},metadata:{id:"d",version:1,txId:"t",txTime:2020T}}}}', "blockAddress"),
-        (b'{qldbStreamArn:"a",recordType:"REVISION_DETAILS",payload:{tableInfo:{tableName:"T",tableId:"x"},'
-         b'revision:{blockAddress:{strandId:"s",sequenceNo:"1"},hash:{{AAAA}},metadata:{id:"d",version:1,txId:"t",txTime:2020T}}}}',
-         "sequenceNo"),
+        (
+            b'{qldbStreamArn:"a",recordType:"REVISION_DETAILS",payload:{tableInfo:{tableName:"T",tableId:"x"},'
+            b'revision:{hash:{{AAAA}},metadata:{id:"d",version:1,txId:"t",txTime:2020T}}}}',
+            "blockAddress",
+        ),
+        (
+            b'{qldbStreamArn:"a",recordType:"REVISION_DETAILS",payload:{tableInfo:{tableName:"T",tableId:"x"},'
+            b'revision:{blockAddress:{strandId:"s",sequenceNo:"1"},hash:{{AAAA}},metadata:{id:"d",version:1,txId:"t",txTime:2020T}}}}',
+            "sequenceNo",
+        ),
         (b"[1, 2]", "Ion value #0): a stream record is a struct, not list"),
     ],
 )

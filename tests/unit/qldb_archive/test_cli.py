@@ -42,8 +42,13 @@ def test_verify_real_aws_cli_outputs_exit_0(qldb_real: Path) -> None:
     aws = qldb_real / "aws-cli"
     result = runner.invoke(
         app,
-        ["verify", str(aws / "get-block.output.json"), str(aws / "get-revision.output.json"),
-         str(aws / "get-digest.output.json"), "--quiet"],
+        [
+            "verify",
+            str(aws / "get-block.output.json"),
+            str(aws / "get-revision.output.json"),
+            str(aws / "get-digest.output.json"),
+            "--quiet",
+        ],
     )
     assert result.exit_code == 0, result.output
 
