@@ -31,7 +31,7 @@ def dot(a: bytes, b: bytes) -> bytes:
 
     >>> dot(b"", b"x")
     b'x'
-    >>> a, b = bytes(31) + b"\\x01", bytes(31) + b"\\xff"   # 0xff is -1 as a signed byte
+    >>> a, b = bytes(31) + bytes([1]), bytes(31) + bytes([255])  # 255 is -1 as a signed byte
     >>> dot(a, b) == hashlib.sha256(b + a).digest() == dot(b, a)
     True
     """

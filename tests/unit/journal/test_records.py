@@ -98,7 +98,10 @@ def test_redacted_revision_has_a_data_hash_only(qldb_real: Path) -> None:
 
 
 def test_control_record() -> None:
-    text = b'{qldbStreamArn:"arn:aws:qldb:us-east-1:1:stream/l/s",recordType:"CONTROL",payload:{controlRecordType:"CREATED"}}'
+    text = (
+        b'{qldbStreamArn:"arn:aws:qldb:us-east-1:1:stream/l/s",'
+        b'recordType:"CONTROL",payload:{controlRecordType:"CREATED"}}'
+    )
     (rec,) = parse_stream_records(text, source="c")
     assert isinstance(rec, ControlRecord)
     assert rec.control_type == "CREATED"
