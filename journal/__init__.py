@@ -1,5 +1,6 @@
-"""The QLDB journal model shared by everything: stream records, KPL, export blocks, Ion hash,
-verification and the workload simulator. No AWS calls.
+"""The QLDB journal model shared by everything; no AWS calls.
+
+Stream records, KPL, export blocks, Ion hash, verification and the workload simulator.
 """
 
 from __future__ import annotations

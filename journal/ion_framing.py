@@ -1,0 +1,183 @@
+"""A framing check of Ion binary, run before amazon-ion's C reader sees untrusted bytes.
+
+Why: amazon-ion 0.15's C extension never returns on some malformed Ion binary (found by
+fuzzing mutated QLDB stream records: a value whose declared length runs past the end of its
+container, for example a truncated local symbol table). No exception, no timeout: the Lambda
+would hang until it times out, Firehose would retry the whole batch and finally fail every
+record of it, and the local runner or a backfill would hang forever. Python cannot interrupt a
+loop inside a C call, so the bytes are checked first.
+
+The check walks the type descriptors and lengths of every value (Ion 1.0 binary encoding,
+https://amazon-ion.github.io/ion-docs/docs/binary.html): each value, VarUInt, field name and
+annotation must fit inside its container, containers nest at most `MAX_DEPTH` deep, and type
+code 15 is refused. It does not decode scalars: what passes is well-framed, not necessarily
+valid Ion (the reader still rejects bad scalars, with an exception). Ion text is not checked
+here: it has no lengths to run past.
+
+It costs about as much as reading the value tree once in Python, which is why it is written
+as one tight loop over the bytes and not with a value per call.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["ION_BINARY_MARKER", "MAX_DEPTH", "ion_binary_framing_problem"]
+
+ION_BINARY_MARKER: Final = b"\xe0\x01\x00\xea"
+"""The Ion 1.0 binary version marker that opens Ion binary data (and may recur at top level)."""
+
+MAX_DEPTH: Final = 100
+"""Deepest container nesting accepted (amazon-ion's C reader stops at 100 as well)."""
+
+
+class _FramingError(Exception):
+    def __init__(self, reason: str, offset: int) -> None:
+        super().__init__(reason)
+        self.reason, self.offset = reason, offset
+
+
+def _varuint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    value = 0
+    start = pos
+    while pos < end:
+        b = data[pos]
+        pos += 1
+        value = (value << 7) | (b & 0x7F)
+        if b & 0x80:
+            return value, pos
+        if pos - start > 8:
+            raise _FramingError("VarUInt longer than 8 bytes", start)
+    raise _FramingError("VarUInt runs past the end of its container", start)
+
+
+def ion_binary_framing_problem(data: bytes) -> str | None:
+    """What is wrong with the framing of Ion binary `data`, or None when it is well framed.
+
+    Data that does not start with the Ion binary version marker is not checked (None): it is
+    Ion text, or not Ion at all, and the reader reports that itself.
+
+    >>> ion_binary_framing_problem(ION_BINARY_MARKER + bytes([0x21, 0x05]))  # the int 5
+    >>> ion_binary_framing_problem(ION_BINARY_MARKER + bytes([0x83, 0x61, 0x62]))  # "ab" cut short
+    'value at byte 4 runs past the end of its container (byte 7)'
+    """
+    if not data.startswith(ION_BINARY_MARKER):
+        return None
+    try:
+        _check_top(data)
+    except _FramingError as exc:
+        return exc.reason
+    return None
+
+
+_SYMBOL_TABLE_SID: Final = 3  # $ion_symbol_table
+_MAX_REMEMBERED: Final = 512
+_WELL_FRAMED_TABLES: set[bytes] = set()  # local symbol tables already walked (bytes, so exact)
+
+
+def _check_top(data: bytes) -> None:
+    """Walk every top-level value; a local symbol table already seen is not walked again.
+
+    Records of one table repeat their symbol table byte for byte, and it is a large part of a
+    small record: remembering the well-framed ones saves a third of the walk.
+    """
+    pos, total = 0, len(data)
+    while pos < total:
+        if data.startswith(ION_BINARY_MARKER, pos):
+            pos += 4
+            continue
+        start = pos
+        td = data[pos]
+        pos += 1
+        t, ln = td >> 4, td & 0x0F
+        if ln == 15 or t == 1:  # nulls and bools: one byte
+            _walk(data, start, pos, _SEQUENCE, 0)
+            continue
+        if ln == 14 or (t == 13 and ln == 1):
+            ln, pos = _varuint(data, pos, total)
+        vend = pos + ln
+        if vend > total:
+            raise _FramingError(
+                f"value at byte {start} runs past the end of its container (byte {total})", start
+            )
+        table = b""
+        if t == 14:
+            annot_len, p = _varuint(data, pos, vend)
+            if annot_len and p < vend and _varuint(data, p, vend)[0] == _SYMBOL_TABLE_SID:
+                table = data[start:vend]
+                if table in _WELL_FRAMED_TABLES:
+                    pos = vend
+                    continue
+        _walk(data, start, vend, _SEQUENCE, 0)
+        if table:
+            if len(_WELL_FRAMED_TABLES) >= _MAX_REMEMBERED:
+                _WELL_FRAMED_TABLES.clear()
+            _WELL_FRAMED_TABLES.add(table)
+        pos = vend
+
+
+_SEQUENCE, _STRUCT, _ONE = 0, 1, 2  # what a container holds: values, (name, value) pairs, one value
+
+
+def _walk(data: bytes, pos: int, end: int, kind: int, depth: int) -> None:
+    # One tight loop per container; scalars never leave it (this runs on every record).
+    if depth > MAX_DEPTH:
+        raise _FramingError(f"containers nested deeper than {MAX_DEPTH} at byte {pos}", pos)
+    count = 0
+    while pos < end:
+        if kind == _STRUCT:  # field name: a VarUInt symbol id, nearly always one byte
+            if data[pos] & 0x80:
+                pos += 1
+            else:
+                pos = _varuint(data, pos, end)[1]
+            if pos >= end:
+                raise _FramingError(f"struct field at byte {pos} has a name but no value", pos)
+        elif kind == _ONE and count:
+            raise _FramingError(f"annotation wrapper ending at byte {end} holds more than one value", pos)
+        count += 1
+        start = pos
+        td = data[pos]
+        pos += 1
+        t = td >> 4
+        ln = td & 0x0F
+        if ln == 15:  # a null of any type: no body (an annotation wrapper cannot be null)
+            if t >= 14:
+                raise _FramingError(f"null annotation wrapper or type code 15 at byte {start}", start)
+            continue
+        if t == 1:  # bool: the length nibble is the value
+            if ln > 1:
+                raise _FramingError(f"bool with length code {ln} at byte {start}", start)
+            continue
+        if ln == 14 or (ln == 1 and t == 13):  # VarUInt length follows (or a sorted struct)
+            if pos < end and data[pos] & 0x80:
+                ln = data[pos] & 0x7F
+                pos += 1
+            else:
+                ln, pos = _varuint(data, pos, end)
+        vend = pos + ln
+        if vend > end:
+            raise _FramingError(
+                f"value at byte {start} runs past the end of its container (byte {end})", start
+            )
+        if t >= 11:
+            if t == 15:
+                raise _FramingError(f"reserved type code 15 at byte {start}", start)
+            if t == 14:  # annotation wrapper: annotations, then exactly one (non-wrapper) value
+                annot_len, p = _varuint(data, pos, vend)
+                annot_end = p + annot_len
+                if annot_len == 0 or annot_end >= vend:
+                    raise _FramingError(
+                        f"annotation wrapper at byte {start} has no annotations or no value", start
+                    )
+                while p < annot_end:
+                    p = _varuint(data, p, annot_end)[1]
+                if data[annot_end] >> 4 == 14:
+                    raise _FramingError(
+                        f"annotation wrapper nested directly in another at byte {start}", start
+                    )
+                _walk(data, annot_end, vend, _ONE, depth + 1)
+            else:  # list, sexp, struct
+                _walk(data, pos, vend, _STRUCT if t == 13 else _SEQUENCE, depth + 1)
+        elif t == 4 and ln != 0 and ln != 4 and ln != 8:
+            raise _FramingError(f"float of {ln} bytes at byte {start}", start)
+        pos = vend
