@@ -34,9 +34,19 @@ def is_null(value: IonValue) -> bool:
 
 
 def get_field(struct: IonValue, name: str) -> IonValue | None:
-    """A struct field, or None when absent or null."""
-    v = struct.get(name)
-    return None if v is None or is_null(v) else v
+    """A struct field (the last one, if repeated), or None when absent or null.
+
+    Reads `IonPyDict`'s own field store when there is one: its `get` is the generic Mapping
+    one (two Python calls and an exception per miss), and field access is most of what
+    turning a parsed record into the model costs. amazon-ion is pinned below 0.16 for this.
+    """
+    try:
+        fields = struct._IonPyDict__store.get(name)
+    except AttributeError:
+        v = struct.get(name)
+    else:
+        v = fields[-1] if fields else None
+    return None if v is None or isinstance(v, IonPyNull) else v
 
 
 def req_struct(struct: IonValue, name: str) -> IonValue:
