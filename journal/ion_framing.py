@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["ION_BINARY_MARKER", "MAX_DEPTH", "ion_binary_framing_problem"]
+__all__ = ["ION_BINARY_MARKER", "MAX_DEPTH", "ion_binary_framing_problem", "ion_bytes_problem"]
 
 ION_BINARY_MARKER: Final = b"\xe0\x01\x00\xea"
 """The Ion 1.0 binary version marker that opens Ion binary data (and may recur at top level)."""
@@ -181,3 +181,23 @@ def _walk(data: bytes, pos: int, end: int, kind: int, depth: int) -> None:
         elif t == 4 and ln != 0 and ln != 4 and ln != 8:
             raise _FramingError(f"float of {ln} bytes at byte {start}", start)
         pos = vend
+
+
+def ion_bytes_problem(data: bytes) -> str | None:
+    r"""Why these bytes must not reach amazon-ion's C reader, or None.
+
+    Ion binary gets the framing check of `journal.ion_framing` (the C reader can loop forever on
+    badly framed binary). Anything else is read as Ion text, and must be UTF-8: the C reader can
+    crash the process on binary bytes read as text (seen with a QLDB block whose version marker
+    had one byte changed).
+
+    >>> ion_bytes_problem(b"{a:1}"), ion_bytes_problem(b"\x27\xff")
+    (None, 'neither Ion binary nor UTF-8 Ion text (byte 1)')
+    """
+    if data.startswith(ION_BINARY_MARKER):
+        return ion_binary_framing_problem(data)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"neither Ion binary nor UTF-8 Ion text (byte {exc.start})"
+    return None

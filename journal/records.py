@@ -19,7 +19,7 @@ from amazon.ion import simpleion
 from amazon.ion.core import IonType
 
 from journal.errors import RecordParseError
-from journal.ion_framing import ion_binary_framing_problem
+from journal.ion_framing import ion_bytes_problem
 from journal.ion_values import (
     FieldError,
     IonValue,
@@ -301,16 +301,17 @@ def _record_from_ion(value: IonValue) -> StreamRecord:
 def iter_stream_records(data: bytes, *, source: str) -> Iterator[StreamRecord]:
     """Parse every Ion value of one Kinesis record (Ion binary or text) into stream records.
 
-    Ion binary is framing-checked first (`journal.ion_framing`): amazon-ion's C reader can loop
-    forever on some malformed binary, and archives hold whatever was written to them.
+    The bytes are checked first (`journal.ion_framing.ion_bytes_problem`): amazon-ion's C reader
+    can loop forever on some malformed binary and crash on non-UTF-8 text, and archives hold
+    whatever was written to them.
 
     Raises:
         RecordParseError: the bytes are not Ion, or a value is not a QLDB stream record.
             The error names `source` and the index of the value at fault.
     """
-    problem = ion_binary_framing_problem(data)
-    if problem is not None:  # never hand the C reader bytes it could loop on forever
-        raise RecordParseError(f"not Ion: malformed Ion binary, {problem}", source=source)
+    problem = ion_bytes_problem(data)
+    if problem is not None:  # never hand the C reader bytes it could loop on or crash with
+        raise RecordParseError(f"not Ion: {problem}", source=source)
     try:
         values = simpleion.loads(data, single_value=False)
     except Exception as exc:  # amazon-ion raises bare IonException/ValueError/... on bad bytes

@@ -49,6 +49,7 @@ def test_revision_details_from_real_stream(qldb_real: Path) -> None:
     assert rev.tx_id == "GE2lVViZmSY6QHl0OmvsmN"
     assert rev.tx_time.year == 2023
     assert rev.kind is RevisionKind.LIVE
+    assert rev.data is not None
     assert rev.data["accountId"] == "user1"
 
 
