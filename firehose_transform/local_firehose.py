@@ -64,7 +64,7 @@ import pyarrow.compute as pc
 from firehose_transform.handler import lambda_handler
 from firehose_transform.schema import PARTITION_KEYS, ndjson_to_arrow
 from firehose_transform.storage import Location, open_location
-from journal.errors import AggregationError
+from journal.errors import AggregationError, UnknownInputError
 from journal.kpl import deaggregate, is_aggregated
 from journal.progress import NULL_PROGRESS, ProgressReporter
 
@@ -765,3 +765,40 @@ def merge_counts(into: RunCounts, other: RunCounts) -> None:
     ):
         setattr(into, name, getattr(into, name) + getattr(other, name))
     into.rows.update(other.rows)
+
+
+def events_from_path(path: Path) -> Iterator[dict[str, Any]]:
+    """Transformation events from a recorded or simulated stream at `path`.
+
+    A folder holding ``firehose/`` (events, as the simulator writes them) is read from there, one
+    holding ``kinesis/`` from its Kinesis record files; otherwise the folder's own ``*.json``
+    events and ``*.jsonl`` Kinesis files are used. A single file is read by its suffix.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        UnknownInputError: nothing under `path` is a Firehose event or a Kinesis record file.
+    """
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    if path.is_dir():
+        for sub in ("firehose", "kinesis"):
+            if (path / sub).is_dir():
+                return events_from_path(path / sub)
+        events, kinesis = sorted(path.glob("*.json")), sorted(path.glob("*.jsonl"))
+    else:
+        events = [path] if path.suffix == ".json" else []
+        kinesis = [path] if path.suffix == ".jsonl" else []
+    if not events and not kinesis:
+        raise UnknownInputError(
+            "no Firehose events (*.json) or Kinesis record files (*.jsonl) found; "
+            "see docs/files.md for the formats",
+            path=str(path),
+        )
+    return _chain_events(events, kinesis)
+
+
+def _chain_events(events: list[Path], kinesis: list[Path]) -> Iterator[dict[str, Any]]:
+    for p in events:
+        yield json.loads(p.read_text())
+    if kinesis:
+        yield from events_from_kinesis_files(kinesis)

@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from qldb_archive.cli_support import ExitCode, JsonOption, QuietOption, Settings, cli_errors, echo_json
+from qldb_archive.cli_support import (
+    EndpointOption,
+    ExitCode,
+    JsonOption,
+    QuietOption,
+    Settings,
+    cli_errors,
+    echo_json,
+    quiet_lambda_logs,
+    render_summary,
+)
 from qldb_archive.progress import progress_for
 
 app = typer.Typer(
@@ -137,6 +147,105 @@ def verify(
 
 
 @app.command()
+def archive(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="A simulator output folder, a folder of Firehose events (*.json) or Kinesis record "
+            "files (*.jsonl), or one such file."
+        ),
+    ],
+    dest: Annotated[str, typer.Argument(help="Archive folder or s3://bucket/prefix.")],
+    endpoint_url: EndpointOption = None,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Run a recorded or simulated stream through the local Firehose into the Parquet archive.
+
+    Calls the real transformation Lambda handler on each event, converts its rows to Parquet
+    (Snappy) and writes them under the Firehose key layout; failed records go under
+    processing-failed/ with their original bytes. Re-running writes nothing twice.
+
+    Example: qldb-archive archive ./sim ./archive
+    """
+    from firehose_transform.local_firehose import events_from_path, run_local_firehose
+
+    quiet_lambda_logs()
+    with cli_errors():
+        summary = run_local_firehose(
+            events_from_path(source),
+            dest,
+            endpoint_url=endpoint_url,
+            progress=progress_for(sys.stderr, quiet=quiet),
+        )
+    render_summary(summary, as_json=json_out)
+    raise typer.Exit(ExitCode.CHECK_FAILED if summary.failed else ExitCode.OK)
+
+
+@app.command()
+def backfill(
+    src: Annotated[
+        str, typer.Argument(help="Folder or s3:// prefix of raw Firehose objects and/or journal exports.")
+    ],
+    dest: Annotated[str, typer.Argument(help="Archive folder or s3://bucket/prefix.")],
+    ledger: Annotated[
+        str | None, typer.Option(help="Ledger name for exports (their blocks do not name it).")
+    ] = None,
+    endpoint_url: EndpointOption = None,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Convert raw stream archives and QLDB journal exports into the same Parquet archive.
+
+    Raw objects are what a Firehose with no transformation wrote (concatenated Kinesis records,
+    possibly KPL-aggregated, possibly gzipped); exports are found by their completed manifests
+    (ION_TEXT, ION_BINARY or JSON). Idempotent per source object: re-running adds no duplicates.
+
+    Example: qldb-archive backfill s3://old-bucket/qldb/ ./archive --ledger vehicle-registration
+    """
+    from firehose_transform.backfill import backfill as run_backfill
+
+    quiet_lambda_logs()
+    with cli_errors():
+        summary = run_backfill(
+            src,
+            dest,
+            endpoint_url=endpoint_url,
+            ledger=ledger,
+            progress=progress_for(sys.stderr, quiet=quiet),
+        )
+    render_summary(summary, as_json=json_out)
+    raise typer.Exit(ExitCode.CHECK_FAILED if summary.failed or summary.problems else ExitCode.OK)
+
+
+@app.command("reprocess-errors")
+def reprocess_errors(
+    dest: Annotated[
+        str, typer.Argument(help="Archive folder or s3://bucket/prefix holding processing-failed/.")
+    ],
+    endpoint_url: EndpointOption = None,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Re-run the records under processing-failed/ through the handler, after a fix.
+
+    Recovered rows are archived; an error object is moved to processing-failed-reprocessed/
+    only once every record of it is archived or carried into a new error object.
+
+    Example: qldb-archive reprocess-errors ./archive
+    """
+    from firehose_transform.local_firehose import reprocess_errors as run_reprocess
+
+    quiet_lambda_logs()
+    with cli_errors():
+        summary = run_reprocess(
+            dest, endpoint_url=endpoint_url, progress=progress_for(sys.stderr, quiet=quiet)
+        )
+    render_summary(summary, as_json=json_out)
+    raise typer.Exit(ExitCode.CHECK_FAILED if summary.still_failed else ExitCode.OK)
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for everything the demo writes.")] = Path("demo-output"),
     revisions: Annotated[int, typer.Option(min=1, help="Revisions the simulated ledger commits.")] = 20_000,
@@ -144,13 +253,15 @@ def demo(
 ) -> None:
     """Run the whole pipeline locally, with no AWS and no server.
 
-    Simulates a DMV ledger (with duplicates, reordering and KPL aggregation), then verifies its
-    stream records and its journal export: every revision hash, block hash and chain link.
+    Simulates a DMV ledger (with duplicates, reordering and KPL aggregation), archives its stream
+    through the real Firehose Lambda handler into Parquet, then verifies its stream records and
+    its journal export: every revision hash, block hash and chain link.
 
     Example: qldb-archive demo --out ./demo-output --revisions 5000
     """
     from qldb_archive.demo import run_demo
 
+    quiet_lambda_logs()
     with cli_errors():
         ok = run_demo(
             out, revisions=revisions, echo=typer.echo, progress=progress_for(sys.stderr, quiet=quiet)

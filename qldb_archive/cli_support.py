@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -53,6 +54,54 @@ def cli_errors() -> Iterator[None]:
         name = f": {exc.filename}" if exc.filename else ""
         typer.echo(f"error: {exc.strerror or exc}{name}", err=True)
         raise typer.Exit(ExitCode.UNUSABLE_INPUT) from None
+
+
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--s3-endpoint-url",
+        envvar="QLDB_ARCHIVE_S3_ENDPOINT_URL",
+        help="S3 endpoint for s3:// URLs (an S3-compatible server, or a moto server in tests).",
+    ),
+]
+
+
+def render_summary(summary: Any, *, as_json: bool) -> None:
+    """Print a library summary dataclass: JSON for machines, `name: value` lines for people."""
+    doc = dataclasses.asdict(summary)
+    if as_json:
+        echo_json(doc)
+        return
+    for name, value in doc.items():
+        if isinstance(value, dict):
+            value = (
+                ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in value.items()) or "-"
+            )
+        elif isinstance(value, (list, tuple)):
+            value = "; ".join(map(str, value)) or "-"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value:,}"
+        typer.echo(f"{name.replace('_', ' ')}: {value}")
+
+
+def quiet_lambda_logs() -> None:
+    """Send the transformation handler's JSON logs to stderr, warnings only (stdout is ours)."""
+    from firehose_transform.handler import logger
+
+    logger.setLevel(logging.WARNING)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.stream = _CurrentStderr()  # not setStream: it flushes the old, maybe closed, stream
+
+
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at write time (test runners swap it between invocations)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def echo_json(doc: Any) -> None:

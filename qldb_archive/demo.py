@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from firehose_transform.local_firehose import events_from_path, run_local_firehose
 from journal.simulate import SimulationConfig, write_simulation
 from journal.verify import verify_paths
 
@@ -15,19 +16,30 @@ if TYPE_CHECKING:
 
 
 def run_demo(out: Path, *, revisions: int, echo: Callable[[str], None], progress: ProgressReporter) -> bool:
-    """Simulate a ledger into `out` and verify it; returns whether every check passed."""
+    """Simulate a ledger into `out`, archive it to Parquet and verify it; True when every check passed."""
     start = time.perf_counter()
     echo(f"1. simulate a DMV ledger ({revisions:,} revisions, duplicates, reordering, KPL aggregation)")
     summary = write_simulation(out, SimulationConfig(revisions=revisions), progress=progress)
     for line in summary.summary_lines():
         echo(f"   {line}")
-    echo(f"   written to {out}/")
-    ok = True
-    for step, what in ((2, "kinesis"), (3, "export")):
+    echo(f"   written to {out}/ (kinesis/, firehose/, export/, truth/)")
+
+    archive = out / "archive"
+    echo("2. archive the stream through the real Firehose Lambda handler into Parquet")
+    run = run_local_firehose(events_from_path(out / "firehose"), str(archive), progress=progress)
+    rows = ", ".join(f"{n:,} {kind}" for kind, n in sorted(run.rows.items())) or "none new (already archived)"
+    echo(f"   {run.records:,} Firehose records: {run.ok:,} ok, {run.failed:,} failed; rows: {rows}")
+    echo(f"   written to {archive}/ ({run.objects_written:,} Parquet objects, {run.bytes_written:,} bytes)")
+    ok = run.failed == 0
+
+    for step, what in ((3, "kinesis"), (4, "export")):
         echo(f"{step}. verify the {what} output: revision hashes, block hashes, chain, digest")
         report = verify_paths([out / what], progress=progress)
-        for line in report.summary_lines():
+        for line in report.summary_lines()[:2]:
             echo(f"   {line}")
+        verdict = "all checks passed" if report.ok else "FAILED"
+        echo(f"   ({verdict}; `qldb-archive verify {out / what}` for details)")
         ok = ok and report.ok
-    echo(f"done in {time.perf_counter() - start:.1f} s: {'all checks passed' if ok else 'CHECKS FAILED'}")
+    elapsed = time.perf_counter() - start
+    echo(f"done in {elapsed:.1f} s: {'all checks passed' if ok else 'CHECKS FAILED'}")
     return ok

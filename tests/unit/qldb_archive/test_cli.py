@@ -16,7 +16,7 @@ from qldb_archive.cli_docs import render_cli_docs
 
 REPO = Path(__file__).resolve().parents[3]
 runner = CliRunner()
-COMMANDS = ["simulate", "verify", "demo"]
+COMMANDS = ["simulate", "verify", "archive", "backfill", "reprocess-errors", "demo"]
 
 
 def test_top_level_help_lists_every_command() -> None:
@@ -95,3 +95,27 @@ def test_simulate_rejects_an_unknown_output(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", str(tmp_path), "--outputs", "kinesis,parquet"])
     assert result.exit_code == 2
     assert "parquet" in result.output
+
+
+def test_archive_then_backfill_through_the_cli(tmp_path: Path) -> None:
+    sim = tmp_path / "sim"
+    assert runner.invoke(app, ["simulate", str(sim), "--revisions", "200", "--quiet"]).exit_code == 0
+    first = runner.invoke(app, ["archive", str(sim), str(tmp_path / "arch"), "--json", "--quiet"])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)
+    assert summary["failed"] == 0
+    assert summary["rows"]["REVISION_DETAILS"] >= 200  # duplicates included
+    again = json.loads(
+        runner.invoke(app, ["archive", str(sim), str(tmp_path / "arch"), "--json", "-q"]).stdout
+    )
+    assert again["objects_written"] == 0  # idempotent
+    back = runner.invoke(app, ["backfill", str(sim / "export"), str(tmp_path / "bf"), "--json", "--quiet"])
+    assert back.exit_code == 0, back.output
+    assert json.loads(back.stdout)["rows"]["REVISION_DETAILS"] == 200
+    assert runner.invoke(app, ["reprocess-errors", str(tmp_path / "arch"), "--quiet"]).exit_code == 0
+
+
+def test_archive_of_a_folder_without_events_is_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["archive", str(tmp_path), str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 2
+    assert "no Firehose events" in result.output
