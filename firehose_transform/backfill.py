@@ -47,10 +47,6 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Final
 
-from amazon.ion import simpleion
-from amazon.ion.core import IonType
-from amazon.ion.simple_types import IonPyDict, IonPyList, IonPyText
-
 from firehose_transform.local_firehose import (
     DEFAULT_BUFFER_BYTES,
     FORMAT_CONVERSION_FAILED,
@@ -64,11 +60,11 @@ from firehose_transform.local_firehose import (
     merge_counts,
 )
 from firehose_transform.storage import Location, open_location
-from journal.errors import ExportParseError, QldbArchiveError
+from journal.errors import ExportParseError, JournalError, QldbArchiveError
 from journal.export import ExportFormat, iter_export_blocks, parse_completed_manifest, parse_started_manifest
-from journal.ion_values import IonValue, get_field
 from journal.kpl import MAGIC
 from journal.progress import NULL_PROGRESS, ProgressReporter
+from journal.stream_encode import block_stream_records
 
 if TYPE_CHECKING:
     from journal.records import Block
@@ -245,30 +241,6 @@ def _events(
 # Journal exports ---------------------------------------------------------------------------------
 
 
-def _struct(fields: dict[str, IonValue]) -> IonValue:
-    out = IonPyDict.from_value(IonType.STRUCT, {})
-    for name, value in fields.items():
-        out[name] = value
-    return out
-
-
-def _text(value: str) -> IonValue:
-    return IonPyText.from_value(IonType.STRING, value)
-
-
-_SUMMARY_FIELDS: Final = (
-    "blockAddress",
-    "transactionId",
-    "blockTimestamp",
-    "blockHash",
-    "entriesHash",
-    "previousBlockHash",
-    "entriesHashList",
-    "transactionInfo",
-    "redactionInfo",
-)
-
-
 def block_to_stream_records(block: Block, *, stream_arn: str) -> list[bytes]:
     """The stream records QLDB streams for an export block, each as Ion binary.
 
@@ -278,40 +250,10 @@ def block_to_stream_records(block: Block, *, stream_arn: str) -> list[bytes]:
     Raises:
         BackfillError: a user revision whose table the block's transactionInfo does not name.
     """
-    arn = _text(stream_arn)
-    payload: dict[str, IonValue] = {}
-    for name in _SUMMARY_FIELDS:
-        value = get_field(block.ion, name)
-        if value is not None:
-            payload[name] = value
-    summaries = []
-    items = get_field(block.ion, "revisions") or []
-    for item in items:
-        md = get_field(item, "metadata")
-        doc_id = None if md is None else get_field(md, "id")
-        leaf: dict[str, IonValue] = {"hash": get_field(item, "hash")}
-        if doc_id is not None:
-            leaf["documentId"] = doc_id
-        summaries.append(_struct(leaf))
-    payload["revisionSummaries"] = IonPyList.from_value(IonType.LIST, summaries)
-    records = [
-        _struct({"qldbStreamArn": arn, "recordType": _text("BLOCK_SUMMARY"), "payload": _struct(payload)})
-    ]
-    for rev in block.revisions:
-        if rev.table_name is None or rev.table_id is None:
-            raise BackfillError(
-                f"{rev} has no table in the block's transactionInfo.documents", source=str(block.address)
-            )
-        details = _struct(
-            {
-                "tableInfo": _struct({"tableName": _text(rev.table_name), "tableId": _text(rev.table_id)}),
-                "revision": rev.ion,
-            }
-        )
-        records.append(
-            _struct({"qldbStreamArn": arn, "recordType": _text("REVISION_DETAILS"), "payload": details})
-        )
-    return [bytes(simpleion.dumps(r, binary=True)) for r in records]
+    try:
+        return [r.data for r in block_stream_records(block, stream_arn=stream_arn)]
+    except JournalError as exc:
+        raise BackfillError(str(exc), source=str(block.address)) from None
 
 
 @dataclass(frozen=True, slots=True)

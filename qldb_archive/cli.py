@@ -170,8 +170,7 @@ def archive(
     """
     from firehose_transform.local_firehose import events_from_path, run_local_firehose
 
-    quiet_lambda_logs()
-    with cli_errors():
+    with quiet_lambda_logs(), cli_errors():
         summary = run_local_firehose(
             events_from_path(source),
             dest,
@@ -205,8 +204,7 @@ def backfill(
     """
     from firehose_transform.backfill import backfill as run_backfill
 
-    quiet_lambda_logs()
-    with cli_errors():
+    with quiet_lambda_logs(), cli_errors():
         summary = run_backfill(
             src,
             dest,
@@ -236,8 +234,7 @@ def reprocess_errors(
     """
     from firehose_transform.local_firehose import reprocess_errors as run_reprocess
 
-    quiet_lambda_logs()
-    with cli_errors():
+    with quiet_lambda_logs(), cli_errors():
         summary = run_reprocess(
             dest, endpoint_url=endpoint_url, progress=progress_for(sys.stderr, quiet=quiet)
         )
@@ -261,8 +258,7 @@ def demo(
     """
     from qldb_archive.demo import run_demo
 
-    quiet_lambda_logs()
-    with cli_errors():
+    with quiet_lambda_logs(), cli_errors():
         ok = run_demo(
             out, revisions=revisions, echo=typer.echo, progress=progress_for(sys.stderr, quiet=quiet)
         )

@@ -84,14 +84,26 @@ def render_summary(summary: Any, *, as_json: bool) -> None:
         typer.echo(f"{name.replace('_', ' ')}: {value}")
 
 
-def quiet_lambda_logs() -> None:
-    """Send the transformation handler's JSON logs to stderr, warnings only (stdout is ours)."""
+@contextmanager
+def quiet_lambda_logs() -> Iterator[None]:
+    """Send the transformation handler's JSON logs to stderr, warnings only, while a command runs.
+
+    stdout belongs to the command's own output (`--json`); the previous level and streams are
+    restored afterwards, so embedding callers (and tests) keep their logging as it was.
+    """
     from firehose_transform.handler import logger
 
+    streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    saved_level, saved_streams = logger.log_level, [h.stream for h in streams]
     logger.setLevel(logging.WARNING)
-    for handler in logger.handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.stream = _CurrentStderr()  # not setStream: it flushes the old, maybe closed, stream
+    for handler in streams:
+        handler.stream = _CurrentStderr()  # not setStream: it flushes the old, maybe closed, stream
+    try:
+        yield
+    finally:
+        logger.setLevel(saved_level)
+        for handler, stream in zip(streams, saved_streams, strict=True):
+            handler.stream = stream
 
 
 class _CurrentStderr:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 from amazon.ion.core import IonType, TimestampPrecision
 
-from journal.simulate.ion_build import (
+from journal.ion_build import (
     ion_day,
     ion_decimal,
     ion_int,

@@ -31,7 +31,7 @@ from amazon.ion import simpleion
 from amazon.ion.core import IonType
 from amazon.ion.simple_types import IonPyNull
 
-from journal.simulate.ion_build import ion_list, ion_string, ion_struct, ion_timestamp_ms
+from journal.ion_build import ion_list, ion_string, ion_struct, ion_timestamp_ms
 
 if TYPE_CHECKING:
     from journal.ion_values import IonValue

@@ -35,11 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
-from journal.ion_hash import ion_hash
-from journal.merkle import dot, merkle
-from journal.records import Block, BlockAddress, Revision, RevisionSummary
-from journal.simulate.dmv import TableInfo, new_id
-from journal.simulate.ion_build import (
+from journal.ion_build import (
     ion_blob,
     ion_int,
     ion_list,
@@ -47,6 +43,10 @@ from journal.simulate.ion_build import (
     ion_struct,
     ion_timestamp_ms,
 )
+from journal.ion_hash import ion_hash
+from journal.merkle import dot, merkle
+from journal.records import Block, BlockAddress, Revision, RevisionSummary
+from journal.simulate.dmv import TableInfo, new_id
 
 if TYPE_CHECKING:
     from journal.ion_values import IonValue

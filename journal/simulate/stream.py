@@ -11,18 +11,15 @@ with CONTROL CREATED and, when it had an end time, closes with CONTROL COMPLETED
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from amazon.ion import simpleion
-
+from journal.ion_build import ion_string, ion_struct
 from journal.kpl import UserRecord
-from journal.simulate.ion_build import ion_list, ion_string, ion_struct
+from journal.stream_encode import block_stream_records, stream_record
 
 if TYPE_CHECKING:
-    from journal.ion_values import IonValue
     from journal.records import Block
 
 __all__ = ["TimedRecord", "block_stream_records", "block_time_ms", "control_record", "stream_records"]
@@ -31,65 +28,10 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS = dt.timedelta(milliseconds=1)
 
 
-@functools.lru_cache(maxsize=256)
-def _constant(text: str) -> IonValue:
-    """An Ion string shared by every record that repeats it (ARN, record type): never mutated."""
-    return ion_string(text)
-
-
-@functools.lru_cache(maxsize=256)
-def _table_info(name: str, table_id: str) -> IonValue:
-    return ion_struct({"tableName": ion_string(name), "tableId": ion_string(table_id)})
-
-
-def _record(arn: str, record_type: str, payload: IonValue) -> bytes:
-    return simpleion.dumps(  # type: ignore[no-any-return]
-        ion_struct(
-            {"qldbStreamArn": _constant(arn), "recordType": _constant(record_type), "payload": payload}
-        ),
-        binary=True,
-    )
-
-
 def control_record(stream_arn: str, control_type: str, *, partition_key: str) -> UserRecord:
     """A CONTROL record (`CREATED` or `COMPLETED`)."""
     payload = ion_struct({"controlRecordType": ion_string(control_type)})
-    return UserRecord(partition_key, _record(stream_arn, "CONTROL", payload))
-
-
-def block_stream_records(block: Block, *, stream_arn: str) -> list[UserRecord]:
-    """The BLOCK_SUMMARY of `block`, then one REVISION_DETAILS per user revision, in block order."""
-    ion = block.ion
-    fields: dict[str, IonValue] = {
-        name: ion[name]
-        for name in (
-            "blockAddress",
-            "transactionId",
-            "blockTimestamp",
-            "blockHash",
-            "entriesHash",
-            "previousBlockHash",
-            "entriesHashList",
-        )
-    }
-    if block.transaction_info is not None:
-        fields["transactionInfo"] = block.transaction_info
-    if block.redaction_info is not None:
-        fields["redactionInfo"] = block.redaction_info
-    summaries = []
-    for item in ion["revisions"]:
-        meta = item.get("metadata")
-        if meta is None:
-            summaries.append(item)  # a system revision: {hash} only
-        else:
-            summaries.append(ion_struct({"hash": item["hash"], "documentId": meta["id"]}))
-    fields["revisionSummaries"] = ion_list(summaries)
-    out = [UserRecord(block.tx_id, _record(stream_arn, "BLOCK_SUMMARY", ion_struct(fields)))]
-    for revision in block.revisions:
-        table_info = _table_info(revision.table_name or "", revision.table_id or "")
-        payload = ion_struct({"tableInfo": table_info, "revision": revision.ion})
-        out.append(UserRecord(revision.doc_id, _record(stream_arn, "REVISION_DETAILS", payload)))
-    return out
+    return UserRecord(partition_key, stream_record(stream_arn, "CONTROL", payload))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from journal.ion_build import datetime_to_ms
 from journal.merkle import IncrementalMerkle
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.simulate.config import ALL_OUTPUTS, SimulationConfig
 from journal.simulate.errors import SimulationConfigError
 from journal.simulate.firehose import firehose_events
-from journal.simulate.ion_build import datetime_to_ms
 from journal.simulate.journal_export import ExportWriter
 from journal.simulate.kinesis import KinesisRecord, deliver, shard_id_of
 from journal.simulate.simulation import LedgerNames, ledger_names, simulate_blocks, stage_rng

@@ -12,8 +12,7 @@ from amazon.ion.simple_types import IonPyDict
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journal.ion_hash import ion_hash
-from journal.simulate.ion_build import (
+from journal.ion_build import (
     datetime_to_ms,
     ion_blob,
     ion_day,
@@ -28,6 +27,7 @@ from journal.simulate.ion_build import (
     ion_timestamp_ms,
     ms_to_datetime,
 )
+from journal.ion_hash import ion_hash
 
 if TYPE_CHECKING:
     from journal.ion_values import IonValue
