@@ -1,0 +1,53 @@
+"""Errors of the Athena layer: unusable names, unknown views and queries the local engine cannot run."""
+
+from __future__ import annotations
+
+from journal.errors import QldbArchiveError
+
+__all__ = ["AthenaError", "InvalidNameError", "LocalQueryError", "UnknownSqlError"]
+
+
+class AthenaError(QldbArchiveError):
+    """Base of the errors of `athena`."""
+
+
+class InvalidNameError(AthenaError):
+    """A database or table name that cannot go into Glue/Athena SQL as given.
+
+    Attributes:
+        name: the name at fault.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, name: str, *, reason: str) -> None:
+        self.name, self.reason = name, reason
+        super().__init__(f"cannot use {name!r} as a Glue name: {reason}")
+
+
+class UnknownSqlError(AthenaError):
+    """A view or query name with no .sql file under athena/sql.
+
+    Attributes:
+        name: the name asked for.
+        known: the names that exist.
+    """
+
+    def __init__(self, name: str, *, known: tuple[str, ...]) -> None:
+        self.name, self.known = name, known
+        super().__init__(f"no view or query called {name!r}; choose one of {', '.join(known)}")
+
+
+class LocalQueryError(AthenaError):
+    """SQL the local engine (sqlglot + DuckDB) could not translate or run.
+
+    Attributes:
+        reason: the parser's or DuckDB's message.
+        archive: the archive the query ran on.
+    """
+
+    def __init__(self, reason: str, *, archive: str) -> None:
+        self.reason, self.archive = reason, archive
+        super().__init__(
+            f"cannot run the query on the archive {archive}: {reason}; "
+            "write it in Athena (Trino) SQL against revisions, history, current or committed"
+        )

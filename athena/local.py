@@ -1,0 +1,243 @@
+"""The local engine: the Athena views, transpiled by sqlglot, on DuckDB over the Parquet archive.
+
+The same .sql files as Athena (`athena.views`) run here after
+``sqlglot.transpile(sql, read="athena", write="duckdb")``; a bad translation is fixed in the .sql,
+never here. The archive (a folder or ``s3://bucket/prefix``, see `open_location`) is read with a
+pyarrow dataset, not DuckDB's httpfs (which cannot be installed everywhere): only the
+REVISION_DETAILS objects (``p_record_type=revision_details``), with the archive schema's types.
+
+What makes DuckDB see what Athena sees:
+
+- Partition keys are strings, read without URI decoding (``segment_encoding="none"``): Athena's
+  ``p_table`` is the sanitised value in the key (``a%2Fb``), so is ours. ``p_date`` is never
+  inferred as a DATE.
+- Timestamps: Parquet holds UTC instants, which Athena reads as a zone-less ``timestamp`` in
+  UTC. DuckDB would read a ``TIMESTAMP WITH TIME ZONE``; the ``revisions`` view casts them to
+  ``TIMESTAMP`` in a UTC session, so comparisons and output match Athena's.
+
+The DuckDB database is the in-memory ``main``: the views are ``main.history``, ``main.current``...,
+and a query may name them unqualified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import sqlglot
+import sqlglot.errors
+
+from athena.ddl import REVISIONS_TABLE, revisions_columns
+from athena.errors import LocalQueryError
+from athena.views import VIEW_NAMES, render_query, render_view
+from firehose_transform.schema import PARTITION_KEYS, Kind, RecordType, arrow_schema
+from firehose_transform.storage import open_location
+
+__all__ = [
+    "LOCAL_DATABASE",
+    "LocalEngine",
+    "current",
+    "history",
+    "query",
+    "revisions_dataset",
+    "to_duckdb",
+]
+
+logger = logging.getLogger(__name__)
+
+LOCAL_DATABASE: Final = "main"
+"""The database name the views are rendered with locally (DuckDB's default schema)."""
+
+_RAW: Final = "revisions_parquet"
+_RECORD_DIR: Final = f"p_record_type={RecordType.REVISION_DETAILS.value.lower()}"
+
+
+def to_duckdb(sql: str) -> str:
+    """Translate one Athena (Trino) statement to DuckDB SQL with sqlglot.
+
+    Raises:
+        sqlglot.errors.ParseError: `sql` is not Athena SQL.
+        ValueError: `sql` holds more than one statement.
+
+    >>> to_duckdb("SELECT doc_id FROM current WHERE tx_time <= TIMESTAMP '2019-12-11 07:20:51.245'")
+    "SELECT doc_id FROM current WHERE tx_time <= CAST('2019-12-11 07:20:51.245' AS TIMESTAMP(3))"
+    """
+    statements = sqlglot.transpile(sql, read="athena", write="duckdb")
+    if len(statements) != 1:
+        raise ValueError(f"expected one SQL statement, got {len(statements)}")
+    return statements[0]
+
+
+def _revision_files(fs: pafs.FileSystem, root: str) -> list[str]:
+    selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+    files = []
+    for info in fs.get_file_info(selector):
+        if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
+            continue
+        parts = info.path[len(root) :].strip("/").split("/")
+        # p_ledger=/p_record_type=/p_table=/p_date=/<object>; error prefixes, other record types: skipped
+        if (
+            len(parts) == len(PARTITION_KEYS) + 1
+            and parts[1] == _RECORD_DIR
+            and not parts[-1].startswith(".")
+        ):
+            files.append(info.path)
+    return sorted(files)
+
+
+def revisions_dataset(archive: str | Path, *, endpoint_url: str | None = None) -> ds.Dataset:
+    """The archive's REVISION_DETAILS rows as a pyarrow dataset (partition keys as string columns).
+
+    Args:
+        archive: the archive root, a folder or ``s3://bucket/prefix``.
+        endpoint_url: the S3 endpoint, None for AWS.
+
+    Raises:
+        StorageError: the archive cannot be listed.
+    """
+    location = open_location(str(archive), endpoint_url=endpoint_url)
+    full = arrow_schema()
+    names = [c.name for c in revisions_columns()]
+    keys = pa.schema([pa.field(k.name, pa.string()) for k in PARTITION_KEYS])
+    schema = pa.schema([full.field(n) for n in names] + list(keys))
+    files = _revision_files(location.fs, location.root)
+    logger.debug("revision objects found", extra={"objects": len(files)})
+    return ds.dataset(
+        files,
+        schema=schema,
+        format="parquet",
+        filesystem=location.fs,
+        partitioning=ds.HivePartitioning(keys, segment_encoding="none"),
+        partition_base_dir=location.root,
+    )
+
+
+def _revisions_view_sql() -> str:
+    stamps = [c.name for c in revisions_columns() if c.kind is Kind.TIMESTAMP]
+    replace = ", ".join(f"CAST({n} AS TIMESTAMP) AS {n}" for n in stamps)
+    return f"CREATE VIEW {LOCAL_DATABASE}.{REVISIONS_TABLE} AS SELECT * REPLACE ({replace}) FROM {_RAW}"
+
+
+def _utc_naive(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(slots=True)
+class LocalEngine:
+    """A DuckDB connection with the archive's revisions table and every view in it.
+
+    Attributes:
+        archive: the archive as given (for messages).
+        con: the DuckDB connection (in memory).
+    """
+
+    archive: str
+    con: duckdb.DuckDBPyConnection
+
+    @classmethod
+    def open(cls, archive: str | Path, *, endpoint_url: str | None = None) -> LocalEngine:
+        """List the archive and create the revisions table and the views in a new DuckDB."""
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.register(_RAW, revisions_dataset(archive, endpoint_url=endpoint_url))
+        con.execute(_revisions_view_sql())
+        for name in VIEW_NAMES:
+            con.execute(to_duckdb(render_view(name, database=LOCAL_DATABASE)))
+        return cls(str(archive), con)
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self.con.close()
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
+        """Run one Athena (Trino) SQL statement, with ``?`` parameters, and return its rows.
+
+        Raises:
+            LocalQueryError: the statement does not parse as Athena SQL, or DuckDB cannot run it.
+        """
+        try:
+            local_sql = to_duckdb(sql)
+            return self.con.sql(local_sql, params=list(params) or None).to_arrow_table()
+        except (sqlglot.errors.SqlglotError, duckdb.Error, ValueError) as exc:
+            raise LocalQueryError(str(exc).splitlines()[0], archive=self.archive) from None
+
+    def current(
+        self,
+        table: str | None = None,
+        *,
+        as_of_block: int | None = None,
+        as_of_time: dt.datetime | None = None,
+    ) -> pa.Table:
+        """The user view, of one QLDB table or all, now or at a point in time.
+
+        Args:
+            table: the QLDB table name; None for every table.
+            as_of_block: only revisions in blocks up to this sequence number (inclusive).
+            as_of_time: only revisions committed at or before this time (naive: UTC).
+
+        Returns:
+            Rows of the ``current`` view, ordered by table_name and doc_id.
+
+        Raises:
+            ValueError: both `as_of_block` and `as_of_time` are given.
+        """
+        if as_of_block is not None and as_of_time is not None:
+            raise ValueError("give as_of_block or as_of_time, not both")
+        if as_of_block is not None:
+            rows = self.query(render_query("current_as_of_block", database=LOCAL_DATABASE), [as_of_block])
+        elif as_of_time is not None:
+            sql = render_query("current_as_of_time", database=LOCAL_DATABASE)
+            rows = self.query(sql, [_utc_naive(as_of_time)])
+        else:
+            rows = self.query(f"SELECT * FROM {LOCAL_DATABASE}.current")
+        if table is not None:
+            rows = rows.filter(pc.equal(rows["table_name"], table))
+        return rows.sort_by([("table_name", "ascending"), ("doc_id", "ascending")])
+
+    def history(self, table: str, doc_id: str) -> pa.Table:
+        """Every revision of one document, oldest first (the ``history`` view's columns)."""
+        return self.query(render_query("document_history", database=LOCAL_DATABASE), [table, doc_id])
+
+
+def query(
+    archive: str | Path, sql: str, params: Sequence[object] = (), *, endpoint_url: str | None = None
+) -> pa.Table:
+    """Run one Athena SQL statement over the archive on DuckDB (see `LocalEngine.query`)."""
+    with LocalEngine.open(archive, endpoint_url=endpoint_url) as engine:
+        return engine.query(sql, params)
+
+
+def current(
+    archive: str | Path,
+    table: str | None = None,
+    *,
+    as_of_block: int | None = None,
+    as_of_time: dt.datetime | None = None,
+    endpoint_url: str | None = None,
+) -> pa.Table:
+    """The archive's user view (see `LocalEngine.current`)."""
+    with LocalEngine.open(archive, endpoint_url=endpoint_url) as engine:
+        return engine.current(table, as_of_block=as_of_block, as_of_time=as_of_time)
+
+
+def history(archive: str | Path, table: str, doc_id: str, *, endpoint_url: str | None = None) -> pa.Table:
+    """Every revision of one document (see `LocalEngine.history`)."""
+    with LocalEngine.open(archive, endpoint_url=endpoint_url) as engine:
+        return engine.history(table, doc_id)

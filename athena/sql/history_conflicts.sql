@@ -1,0 +1,25 @@
+-- history_conflicts: every variant of a revision the archive holds with more than one hash.
+--
+-- One row per (ledger, doc_id, version, revision_hash) of a conflicting revision, with how many
+-- archived rows carry that variant. Empty on a sound archive; anything here needs a look at the
+-- revision_ion of each variant (verify recomputes which hash is right).
+CREATE OR REPLACE VIEW {database}.history_conflicts AS
+SELECT
+    r.ledger,
+    r.table_name,
+    r.doc_id,
+    r.version,
+    r.revision_hash,
+    MIN(r.block_seq) AS block_seq,
+    MIN(r.tx_id) AS tx_id,
+    MIN(r.tx_time) AS tx_time,
+    COUNT(*) AS copies
+FROM {database}.revisions AS r
+JOIN (
+    SELECT ledger, doc_id, version
+    FROM {database}.revisions
+    GROUP BY ledger, doc_id, version
+    HAVING MIN(revision_hash) <> MAX(revision_hash)
+) AS c
+    ON r.ledger = c.ledger AND r.doc_id = c.doc_id AND r.version = c.version
+GROUP BY r.ledger, r.table_name, r.doc_id, r.version, r.revision_hash
