@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from journal.errors import QldbArchiveError
 from qldb_archive.cli_support import (
     EndpointOption,
     ExitCode,
@@ -21,6 +23,7 @@ from qldb_archive.cli_support import (
     render_summary,
 )
 from qldb_archive.progress import progress_for
+from qldb_archive.table_output import FormatOption, OutputFormat, OutputOption, write_result
 
 app = typer.Typer(
     name="qldb-archive",
@@ -240,6 +243,125 @@ def reprocess_errors(
         )
     render_summary(summary, as_json=json_out)
     raise typer.Exit(ExitCode.CHECK_FAILED if summary.still_failed else ExitCode.OK)
+
+
+ArchiveArgument = Annotated[str, typer.Argument(help="Parquet archive: a folder or s3://bucket/prefix.")]
+
+
+@app.command()
+def query(
+    archive: ArchiveArgument,
+    sql: Annotated[
+        str,
+        typer.Argument(
+            help="Athena (Trino) SQL over the views history, history_conflicts, current, committed "
+            "and the table revisions, named without a database (as with Athena's query context)."
+        ),
+    ],
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Run Athena SQL on the local engine (DuckDB) over the Parquet archive.
+
+    The SQL is transpiled from the Athena dialect with sqlglot, so a query that works here
+    works on Athena over the same archive.
+
+    Example: qldb-archive query ./archive "SELECT table_name, count(*) FROM current GROUP BY 1"
+    """
+    from athena.local import LocalEngine
+
+    with cli_errors(), LocalEngine.open(archive, endpoint_url=endpoint_url) as engine:
+        write_result(engine.query(sql), fmt, output)
+
+
+@app.command()
+def history(
+    archive: ArchiveArgument,
+    table: Annotated[str, typer.Argument(help="QLDB table name, e.g. VehicleRegistration.")],
+    doc_id: Annotated[str, typer.Argument(help="QLDB document id (metadata.id).")],
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Every revision of one document, oldest first, de-duplicated, with deleted and redacted flags.
+
+    Example: qldb-archive history ./archive Person D35qd3e2prnJYmtKW6kok1
+    """
+    from athena.local import history as load_history
+
+    with cli_errors():
+        write_result(load_history(archive, table, doc_id, endpoint_url=endpoint_url), fmt, output)
+
+
+@app.command()
+def current(
+    archive: ArchiveArgument,
+    table: Annotated[str | None, typer.Argument(help="QLDB table name; all tables when omitted.")] = None,
+    as_of_block: Annotated[
+        int | None, typer.Option(min=0, help="State after this block sequence number (inclusive).")
+    ] = None,
+    as_of_time: Annotated[
+        str | None,
+        typer.Option(
+            help="State at this transaction time, ISO 8601 (e.g. 2019-12-11T08:00:00Z); UTC if no zone."
+        ),
+    ] = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """The user view: the latest revision of each live document, now or at a point in time.
+
+    Example: qldb-archive current ./archive Vehicle --as-of-block 5000 --format csv
+    """
+    from athena.local import current as load_current
+
+    with cli_errors():
+        if as_of_block is not None and as_of_time is not None:
+            raise QldbArchiveError("give --as-of-block or --as-of-time, not both")
+        moment = None if as_of_time is None else _parse_time(as_of_time)
+        result = load_current(
+            archive, table, as_of_block=as_of_block, as_of_time=moment, endpoint_url=endpoint_url
+        )
+        write_result(result, fmt, output)
+
+
+def _parse_time(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise QldbArchiveError(
+            f"--as-of-time {text!r} is not an ISO 8601 time (e.g. 2019-12-11T08:00:00Z)"
+        ) from None
+    return moment if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+athena_app = typer.Typer(
+    help="Athena: print or deploy the tables, views and named queries.", no_args_is_help=True
+)
+app.add_typer(athena_app, name="athena")
+
+
+@athena_app.command("sql")
+def athena_sql(
+    database: Annotated[str, typer.Option(help="Glue database name.")] = "qldb_archive",
+    location: Annotated[
+        str, typer.Option(help="s3:// location of the archive (the Firehose destination prefix).")
+    ] = "s3://YOUR-ARCHIVE-BUCKET/archive/",
+) -> None:
+    """Print the DDL and view SQL exactly as they would run on Athena.
+
+    Example: qldb-archive athena sql --database dmv --location s3://my-archive/qldb/
+    """
+    from athena.ddl import render_revisions_ddl
+    from athena.views import QUERY_NAMES, VIEW_NAMES, render_query, render_view
+
+    with cli_errors():
+        parts = [render_revisions_ddl(database=database, location=location)]
+        parts += [render_view(name, database=database) for name in VIEW_NAMES]
+        parts += [f"-- named query {name}\n" + render_query(name, database=database) for name in QUERY_NAMES]
+    typer.echo("\n\n".join(p.strip().rstrip(";") + ";" for p in parts))
 
 
 @app.command()

@@ -16,7 +16,17 @@ from qldb_archive.cli_docs import render_cli_docs
 
 REPO = Path(__file__).resolve().parents[3]
 runner = CliRunner()
-COMMANDS = ["simulate", "verify", "archive", "backfill", "reprocess-errors", "demo"]
+COMMANDS = [
+    "simulate",
+    "verify",
+    "archive",
+    "backfill",
+    "reprocess-errors",
+    "query",
+    "history",
+    "current",
+    "demo",
+]
 
 
 def test_top_level_help_lists_every_command() -> None:
@@ -119,3 +129,74 @@ def test_archive_of_a_folder_without_events_is_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["archive", str(tmp_path), str(tmp_path / "out"), "--quiet"])
     assert result.exit_code == 2
     assert "no Firehose events" in result.output
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A simulated ledger (its truth/) and its Parquet archive."""
+    sim = tmp_path_factory.mktemp("sim")
+    assert (
+        runner.invoke(app, ["simulate", str(sim), "--revisions", "300", "--seed", "5", "-q"]).exit_code == 0
+    )
+    arch = sim / "archive"
+    assert runner.invoke(app, ["archive", str(sim), str(arch), "-q"]).exit_code == 0
+    return sim, arch
+
+
+def _truth(sim: Path, name: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (sim / "truth" / name).read_text().splitlines()]
+
+
+def test_current_lists_the_truths_final_state(archived: tuple[Path, Path]) -> None:
+    sim, arch = archived
+    result = runner.invoke(app, ["current", str(arch), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = {(t["doc_id"], t["version"]) for t in _truth(sim, "final.jsonl")}
+    assert {(r["doc_id"], r["version"]) for r in rows} == expected
+
+
+def test_history_of_one_document(archived: tuple[Path, Path]) -> None:
+    sim, arch = archived
+    truth = _truth(sim, "history.jsonl")
+    doc = max(truth, key=lambda t: int(str(t["version"])))
+    result = runner.invoke(app, ["history", str(arch), str(doc["table"]), str(doc["doc_id"]), "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    versions = [line.split(",")[3] for line in result.stdout.splitlines()[1:]]
+    expected = sorted(int(str(t["version"])) for t in truth if t["doc_id"] == doc["doc_id"])
+    assert [int(v) for v in versions] == expected
+
+
+def test_query_runs_athena_sql_and_bad_sql_is_exit_2(archived: tuple[Path, Path]) -> None:
+    _, arch = archived
+    ok = runner.invoke(app, ["query", str(arch), "SELECT count(*) AS n FROM history", "-f", "json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["n"] == 300
+    bad = runner.invoke(app, ["query", str(arch), "SELECT nope FROM current"])
+    assert bad.exit_code == 2
+    assert "nope" in bad.output
+
+
+def test_current_point_in_time_options(archived: tuple[Path, Path], tmp_path: Path) -> None:
+    _, arch = archived
+    both = runner.invoke(
+        app, ["current", str(arch), "--as-of-block", "5", "--as-of-time", "2019-12-11T07:00:00Z"]
+    )
+    assert both.exit_code == 2
+    out = tmp_path / "early.parquet"
+    early = runner.invoke(app, ["current", str(arch), "--as-of-block", "40", "-f", "parquet", "-o", str(out)])
+    assert early.exit_code == 0, early.output
+    import pyarrow.parquet as pq
+
+    assert all(b <= 40 for b in pq.read_table(out).column("block_seq").to_pylist())
+    assert runner.invoke(app, ["current", str(arch), "-f", "parquet"]).exit_code == 2  # needs --output
+
+
+def test_athena_sql_prints_statements_that_parse_as_athena() -> None:
+    import sqlglot
+
+    result = runner.invoke(app, ["athena", "sql", "--database", "dmv", "--location", "s3://b/archive/"])
+    assert result.exit_code == 0, result.output
+    statements = [s for s in sqlglot.parse(result.stdout, read="athena") if s is not None]
+    assert len(statements) >= 5
+    assert "s3://b/archive/" in result.stdout
