@@ -28,6 +28,7 @@ from typing import Final
 
 from athena.views import check_database_name
 from firehose_transform.schema import (
+    BLOCK_TABLE,
     PARTITION_KEYS,
     Column,
     RecordType,
@@ -37,15 +38,21 @@ from firehose_transform.schema import (
 )
 
 __all__ = [
+    "BLOCKS_TABLE",
     "DEFAULT_DATE_RANGE",
     "REVISIONS_TABLE",
+    "blocks_columns",
     "projection_properties",
+    "render_blocks_ddl",
     "render_revisions_ddl",
     "revisions_columns",
 ]
 
 REVISIONS_TABLE: Final = "revisions"
 """The table of REVISION_DETAILS rows that the views read."""
+
+BLOCKS_TABLE: Final = "blocks"
+"""The table of BLOCK_SUMMARY rows (one per block, as delivered: copies possible) the health view reads."""
 
 DEFAULT_DATE_RANGE: Final = ("2019-01-01", "NOW")
 """``projection.p_date.range``: QLDB streams exist since 2019; ``NOW`` is Athena's today (UTC)."""
@@ -54,6 +61,11 @@ DEFAULT_DATE_RANGE: Final = ("2019-01-01", "NOW")
 def revisions_columns() -> tuple[Column, ...]:
     """The columns of the revisions table, in schema order."""
     return columns_for(RecordType.REVISION_DETAILS)
+
+
+def blocks_columns() -> tuple[Column, ...]:
+    """The columns of the blocks table, in schema order."""
+    return columns_for(RecordType.BLOCK_SUMMARY)
 
 
 def _hive_string(text: str) -> str:
@@ -84,7 +96,8 @@ def projection_properties(
         location: the archive root (``s3://bucket/prefix/``), the delivery stream's S3 prefix.
         record_type: the record type the table holds.
         ledgers: ledger names (as in QLDB); None for an injected projection.
-        tables: QLDB table names (as in QLDB); None for an injected projection.
+        tables: QLDB table names (as in QLDB); None for an injected projection. Ignored for
+            block summaries, whose ``p_table`` is always ``_block``.
         date_range: first and last ``p_date`` (``yyyy-MM-dd`` or ``NOW``).
 
     Raises:
@@ -100,7 +113,12 @@ def projection_properties(
             "projection.p_record_type.type": "enum",
             "projection.p_record_type.values": record_type.value.lower(),
         },
-        "p_table": _names_projection("p_table", tables),
+        "p_table": (
+            _names_projection("p_table", tables)
+            if record_type is RecordType.REVISION_DETAILS
+            # block summaries sit under one sentinel table, written raw (never sanitised)
+            else {"projection.p_table.type": "enum", "projection.p_table.values": BLOCK_TABLE}
+        ),
         "p_date": {
             "projection.p_date.type": "date",
             "projection.p_date.format": "yyyy-MM-dd",
@@ -143,17 +161,72 @@ def render_revisions_ddl(
     >>> ddl.splitlines()[0]
     'CREATE EXTERNAL TABLE IF NOT EXISTS `qldb`.`revisions` ('
     """
-    types = glue_types()
-    columns = ",\n".join(
-        f"  `{c.name}` {types[c.name]} COMMENT {_hive_string(c.doc)}" for c in revisions_columns()
-    )
-    partitions = ",\n".join(f"  `{k.name}` string COMMENT {_hive_string(k.doc)}" for k in PARTITION_KEYS)
     props = projection_properties(location, ledgers=ledgers, tables=tables, date_range=date_range)
+    return _render_table_ddl(
+        database=database,
+        table=REVISIONS_TABLE,
+        columns=revisions_columns(),
+        comment="QLDB REVISION_DETAILS rows of the qldb-archive Parquet archive",
+        location=location,
+        props=props,
+    )
+
+
+def render_blocks_ddl(
+    *,
+    database: str,
+    location: str,
+    ledgers: Sequence[str] | None = None,
+    date_range: tuple[str, str] = DEFAULT_DATE_RANGE,
+) -> str:
+    """The ``CREATE EXTERNAL TABLE`` statement of the blocks table (BLOCK_SUMMARY rows, Hive DDL).
+
+    Same archive root and projection as the revisions table, with ``p_record_type`` pinned to
+    ``block_summary`` and ``p_table`` to ``_block``.
+
+    Args:
+        database: the Glue database (lower-case letters, digits, underscores).
+        location: the archive root, ``s3://bucket/prefix/``.
+        ledgers: ledger names for the ``p_ledger`` enum; None: injected.
+        date_range: the ``p_date`` projection range.
+
+    Raises:
+        InvalidNameError: `database` is not a usable Glue name.
+        ValueError: an empty list of ledgers.
+
+    >>> render_blocks_ddl(database="qldb", location="s3://b/a/").splitlines()[0]
+    'CREATE EXTERNAL TABLE IF NOT EXISTS `qldb`.`blocks` ('
+    """
+    props = projection_properties(
+        location, record_type=RecordType.BLOCK_SUMMARY, ledgers=ledgers, date_range=date_range
+    )
+    return _render_table_ddl(
+        database=database,
+        table=BLOCKS_TABLE,
+        columns=blocks_columns(),
+        comment="QLDB BLOCK_SUMMARY rows of the qldb-archive Parquet archive",
+        location=location,
+        props=props,
+    )
+
+
+def _render_table_ddl(
+    *,
+    database: str,
+    table: str,
+    columns: Sequence[Column],
+    comment: str,
+    location: str,
+    props: dict[str, str],
+) -> str:
+    types = glue_types()
+    defs = ",\n".join(f"  `{c.name}` {types[c.name]} COMMENT {_hive_string(c.doc)}" for c in columns)
+    partitions = ",\n".join(f"  `{k.name}` string COMMENT {_hive_string(k.doc)}" for k in PARTITION_KEYS)
     properties = ",\n".join(f"  {_hive_string(k)}={_hive_string(v)}" for k, v in props.items())
     return (
-        f"CREATE EXTERNAL TABLE IF NOT EXISTS `{check_database_name(database)}`.`{REVISIONS_TABLE}` (\n"
-        f"{columns}\n)\n"
-        f"COMMENT 'QLDB REVISION_DETAILS rows of the qldb-archive Parquet archive'\n"
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS `{check_database_name(database)}`.`{table}` (\n"
+        f"{defs}\n)\n"
+        f"COMMENT {_hive_string(comment)}\n"
         f"PARTITIONED BY (\n{partitions}\n)\n"
         f"STORED AS PARQUET\n"
         f"LOCATION {_hive_string(location.rstrip('/') + '/')}\n"

@@ -36,15 +36,16 @@ import pyarrow.fs as pafs
 import sqlglot
 import sqlglot.errors
 
-from athena.ddl import REVISIONS_TABLE, revisions_columns
+from athena.ddl import BLOCKS_TABLE, REVISIONS_TABLE, blocks_columns, revisions_columns
 from athena.errors import LocalQueryError
 from athena.views import VIEW_NAMES, render_query, render_view
-from firehose_transform.schema import PARTITION_KEYS, Kind, RecordType, arrow_schema
+from firehose_transform.schema import PARTITION_KEYS, Column, Kind, RecordType, arrow_schema
 from firehose_transform.storage import open_location
 
 __all__ = [
     "LOCAL_DATABASE",
     "LocalEngine",
+    "blocks_dataset",
     "current",
     "history",
     "query",
@@ -58,7 +59,7 @@ LOCAL_DATABASE: Final = "main"
 """The database name the views are rendered with locally (DuckDB's default schema)."""
 
 _RAW: Final = "revisions_parquet"
-_RECORD_DIR: Final = f"p_record_type={RecordType.REVISION_DETAILS.value.lower()}"
+_RAW_BLOCKS: Final = "blocks_parquet"
 
 
 def to_duckdb(sql: str) -> str:
@@ -77,7 +78,8 @@ def to_duckdb(sql: str) -> str:
     return statements[0]
 
 
-def _revision_files(fs: pafs.FileSystem, root: str) -> list[str]:
+def _record_files(fs: pafs.FileSystem, root: str, record_type: RecordType) -> list[str]:
+    record_dir = f"p_record_type={record_type.value.lower()}"
     selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
     files = []
     for info in fs.get_file_info(selector):
@@ -87,11 +89,30 @@ def _revision_files(fs: pafs.FileSystem, root: str) -> list[str]:
         # p_ledger=/p_record_type=/p_table=/p_date=/<object>; error prefixes, other record types: skipped
         if (
             len(parts) == len(PARTITION_KEYS) + 1
-            and parts[1] == _RECORD_DIR
+            and parts[1] == record_dir
             and not parts[-1].startswith(".")
         ):
             files.append(info.path)
     return sorted(files)
+
+
+def _record_dataset(
+    archive: str | Path, record_type: RecordType, columns: Sequence[Column], endpoint_url: str | None
+) -> ds.Dataset:
+    location = open_location(str(archive), endpoint_url=endpoint_url)
+    full = arrow_schema()
+    keys = pa.schema([pa.field(k.name, pa.string()) for k in PARTITION_KEYS])
+    schema = pa.schema([full.field(c.name) for c in columns] + list(keys))
+    files = _record_files(location.fs, location.root, record_type)
+    logger.debug("archive objects found", extra={"record_type": record_type.value, "objects": len(files)})
+    return ds.dataset(
+        files,
+        schema=schema,
+        format="parquet",
+        filesystem=location.fs,
+        partitioning=ds.HivePartitioning(keys, segment_encoding="none"),
+        partition_base_dir=location.root,
+    )
 
 
 def revisions_dataset(archive: str | Path, *, endpoint_url: str | None = None) -> ds.Dataset:
@@ -104,27 +125,18 @@ def revisions_dataset(archive: str | Path, *, endpoint_url: str | None = None) -
     Raises:
         StorageError: the archive cannot be listed.
     """
-    location = open_location(str(archive), endpoint_url=endpoint_url)
-    full = arrow_schema()
-    names = [c.name for c in revisions_columns()]
-    keys = pa.schema([pa.field(k.name, pa.string()) for k in PARTITION_KEYS])
-    schema = pa.schema([full.field(n) for n in names] + list(keys))
-    files = _revision_files(location.fs, location.root)
-    logger.debug("revision objects found", extra={"objects": len(files)})
-    return ds.dataset(
-        files,
-        schema=schema,
-        format="parquet",
-        filesystem=location.fs,
-        partitioning=ds.HivePartitioning(keys, segment_encoding="none"),
-        partition_base_dir=location.root,
-    )
+    return _record_dataset(archive, RecordType.REVISION_DETAILS, revisions_columns(), endpoint_url)
 
 
-def _revisions_view_sql() -> str:
-    stamps = [c.name for c in revisions_columns() if c.kind is Kind.TIMESTAMP]
+def blocks_dataset(archive: str | Path, *, endpoint_url: str | None = None) -> ds.Dataset:
+    """The archive's BLOCK_SUMMARY rows as a pyarrow dataset (see `revisions_dataset`)."""
+    return _record_dataset(archive, RecordType.BLOCK_SUMMARY, blocks_columns(), endpoint_url)
+
+
+def _table_view_sql(table: str, columns: Sequence[Column], raw: str) -> str:
+    stamps = [c.name for c in columns if c.kind is Kind.TIMESTAMP]
     replace = ", ".join(f"CAST({n} AS TIMESTAMP) AS {n}" for n in stamps)
-    return f"CREATE VIEW {LOCAL_DATABASE}.{REVISIONS_TABLE} AS SELECT * REPLACE ({replace}) FROM {_RAW}"
+    return f"CREATE VIEW {LOCAL_DATABASE}.{table} AS SELECT * REPLACE ({replace}) FROM {raw}"
 
 
 def _utc_naive(moment: dt.datetime) -> dt.datetime:
@@ -135,7 +147,7 @@ def _utc_naive(moment: dt.datetime) -> dt.datetime:
 
 @dataclass(slots=True)
 class LocalEngine:
-    """A DuckDB connection with the archive's revisions table and every view in it.
+    """A DuckDB connection with the archive's revisions and blocks tables and every view in it.
 
     Attributes:
         archive: the archive as given (for messages).
@@ -151,7 +163,9 @@ class LocalEngine:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         con.register(_RAW, revisions_dataset(archive, endpoint_url=endpoint_url))
-        con.execute(_revisions_view_sql())
+        con.execute(_table_view_sql(REVISIONS_TABLE, revisions_columns(), _RAW))
+        con.register(_RAW_BLOCKS, blocks_dataset(archive, endpoint_url=endpoint_url))
+        con.execute(_table_view_sql(BLOCKS_TABLE, blocks_columns(), _RAW_BLOCKS))
         for name in VIEW_NAMES:
             con.execute(to_duckdb(render_view(name, database=LOCAL_DATABASE)))
         return cls(str(archive), con)
