@@ -52,9 +52,18 @@ def get_field(struct: IonValue, name: str) -> IonValue | None:
 def req_struct(struct: IonValue, name: str) -> IonValue:
     """A required struct field."""
     v = get_field(struct, name)
-    if v is None or ion_type(v) is not IonType.STRUCT:
+    if v is None or getattr(v, "ion_type", None) is not IonType.STRUCT:
         raise FieldError(f"field {name!r} must be a struct")
     return v
+
+
+def _as_str(v: IonValue, name: str) -> str:
+    t = getattr(v, "ion_type", None)
+    if t is IonType.STRING:
+        return str(v)
+    if t is IonType.SYMBOL:
+        return str(v.text)
+    raise FieldError(f"field {name!r} must be a string, not {ion_type(v).name.lower()}")
 
 
 def req_str(struct: IonValue, name: str) -> str:
@@ -62,44 +71,47 @@ def req_str(struct: IonValue, name: str) -> str:
     v = get_field(struct, name)
     if v is None:
         raise FieldError(f"field {name!r} is missing")
-    t = ion_type(v)
-    if t is IonType.STRING:
-        return str(v)
-    if t is IonType.SYMBOL:
-        return str(v.text)
-    raise FieldError(f"field {name!r} must be a string, not {t.name.lower()}")
+    return _as_str(v, name)
 
 
 def opt_str(struct: IonValue, name: str) -> str | None:
     """An optional string (or symbol) field."""
-    return None if get_field(struct, name) is None else req_str(struct, name)
+    v = get_field(struct, name)
+    return None if v is None else _as_str(v, name)
 
 
 def req_int(struct: IonValue, name: str) -> int:
     """A required int field."""
     v = get_field(struct, name)
-    if v is None or ion_type(v) is not IonType.INT:
+    if v is None or getattr(v, "ion_type", None) is not IonType.INT:
         raise FieldError(f"field {name!r} must be an int")
     return int(v)
+
+
+def _as_blob(v: IonValue, name: str) -> bytes:
+    if getattr(v, "ion_type", None) is not IonType.BLOB:
+        raise FieldError(f"field {name!r} must be a blob")
+    return bytes(v)
 
 
 def req_blob(struct: IonValue, name: str) -> bytes:
     """A required blob field (QLDB hashes are blobs)."""
     v = get_field(struct, name)
-    if v is None or ion_type(v) is not IonType.BLOB:
+    if v is None:
         raise FieldError(f"field {name!r} must be a blob")
-    return bytes(v)
+    return _as_blob(v, name)
 
 
 def opt_blob(struct: IonValue, name: str) -> bytes | None:
     """An optional blob field."""
-    return None if get_field(struct, name) is None else req_blob(struct, name)
+    v = get_field(struct, name)
+    return None if v is None else _as_blob(v, name)
 
 
 def req_timestamp(struct: IonValue, name: str) -> dt.datetime:
     """A required timestamp field, as an aware datetime (the Ion value keeps its precision)."""
     v = get_field(struct, name)
-    if v is None or ion_type(v) is not IonType.TIMESTAMP:
+    if v is None or getattr(v, "ion_type", None) is not IonType.TIMESTAMP:
         raise FieldError(f"field {name!r} must be a timestamp")
     return v  # type: ignore[no-any-return]
 
@@ -107,7 +119,7 @@ def req_timestamp(struct: IonValue, name: str) -> dt.datetime:
 def req_list(struct: IonValue, name: str) -> list[IonValue]:
     """A required list field."""
     v = get_field(struct, name)
-    if v is None or ion_type(v) is not IonType.LIST:
+    if v is None or getattr(v, "ion_type", None) is not IonType.LIST:
         raise FieldError(f"field {name!r} must be a list")
     return list(v)
 
@@ -116,6 +128,6 @@ def blob_list(struct: IonValue, name: str) -> tuple[bytes, ...]:
     """A required list of blobs."""
     items = req_list(struct, name)
     for i, h in enumerate(items):
-        if ion_type(h) is not IonType.BLOB:
+        if getattr(h, "ion_type", None) is not IonType.BLOB:
             raise FieldError(f"{name}[{i}] must be a blob")
     return tuple(bytes(h) for h in items)
