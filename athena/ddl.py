@@ -12,7 +12,9 @@ Projection per key:
   transform writes them) when they are known, else ``injected``. Trap: an injected key makes
   Athena refuse every query that does not pin it with ``=``, so the views (which read every
   table) need the enum; injected suits ad-hoc tables only.
-- ``p_record_type``: ``enum`` of the one record type the table holds (``revision_details``).
+- ``p_record_type``: ``enum`` of the one record type the table holds (``revision_details`` or
+  ``block_summary``). The blocks table's ``p_table`` is the one sentinel ``_block``, raw (the
+  transform writes it unsanitised; `partition_value` would make it ``%5Fblock``).
 - ``p_date``: ``date``, ``yyyy-MM-dd``, one day per partition. The key stays a ``string``
   column: a DATE partition column does not survive the sqlglot/DuckDB side (Hive partition
   values are read back as strings there), and projection does not need it.

@@ -1,10 +1,10 @@
-"""Errors of the Athena layer: unusable names, unknown views and queries the local engine cannot run."""
+"""Errors of the Athena layer: bad names, unknown views, failing local queries, failed deploys."""
 
 from __future__ import annotations
 
 from journal.errors import QldbArchiveError
 
-__all__ = ["AthenaError", "InvalidNameError", "LocalQueryError", "UnknownSqlError"]
+__all__ = ["AthenaError", "DeployError", "InvalidNameError", "LocalQueryError", "UnknownSqlError"]
 
 
 class AthenaError(QldbArchiveError):
@@ -51,3 +51,18 @@ class LocalQueryError(AthenaError):
             f"cannot run the query on the archive {archive}: {reason}; "
             "write it in Athena (Trino) SQL against revisions, history, current or committed"
         )
+
+
+class DeployError(AthenaError):
+    """A deployment step that cannot be planned or did not succeed.
+
+    Attributes:
+        kind: the step's kind (workgroup, database, table, view, named_query) or ``plan``.
+        name: the resource (or plan field) at fault.
+        reason: what went wrong.
+        hint: what to do next.
+    """
+
+    def __init__(self, kind: str, name: str, *, reason: str, hint: str) -> None:
+        self.kind, self.name, self.reason, self.hint = kind, name, reason, hint
+        super().__init__(f"cannot deploy {kind} {name}: {reason}; {hint}")

@@ -87,11 +87,7 @@ def _record_files(fs: pafs.FileSystem, root: str, record_type: RecordType) -> li
             continue
         parts = info.path[len(root) :].strip("/").split("/")
         # p_ledger=/p_record_type=/p_table=/p_date=/<object>; error prefixes, other record types: skipped
-        if (
-            len(parts) == len(PARTITION_KEYS) + 1
-            and parts[1] == record_dir
-            and not parts[-1].startswith(".")
-        ):
+        if len(parts) == len(PARTITION_KEYS) + 1 and parts[1] == record_dir and not parts[-1].startswith("."):
             files.append(info.path)
     return sorted(files)
 
@@ -162,6 +158,7 @@ class LocalEngine:
         """List the archive and create the revisions table and the views in a new DuckDB."""
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET python_enable_replacements = false")  # never read the caller's Python variables
         con.register(_RAW, revisions_dataset(archive, endpoint_url=endpoint_url))
         con.execute(_table_view_sql(REVISIONS_TABLE, revisions_columns(), _RAW))
         con.register(_RAW_BLOCKS, blocks_dataset(archive, endpoint_url=endpoint_url))
@@ -224,6 +221,22 @@ class LocalEngine:
         if table is not None:
             rows = rows.filter(pc.equal(rows["table_name"], table))
         return rows.sort_by([("table_name", "ascending"), ("doc_id", "ascending")])
+
+    def create_typed_view(self, table: str) -> str:
+        """Infer QLDB table `table`'s columns and create its typed view here; return the view name.
+
+        Raises:
+            InvalidNameError: the table or a field name cannot be carried into a view.
+            LocalQueryError: the view cannot be created.
+        """
+        from athena.typed import infer_table_columns, render_typed_view, typed_view_name
+
+        sql = render_typed_view(table, infer_table_columns(self, table), database=LOCAL_DATABASE)
+        try:
+            self.con.execute(to_duckdb(sql))
+        except (sqlglot.errors.SqlglotError, duckdb.Error) as exc:
+            raise LocalQueryError(str(exc).splitlines()[0], archive=self.archive) from None
+        return typed_view_name(table)
 
     def history(self, table: str, doc_id: str) -> pa.Table:
         """Every revision of one document, oldest first (the ``history`` view's columns)."""

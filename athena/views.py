@@ -12,7 +12,7 @@ on objects, ``AT TIME ZONE``, ``to_iso8601``, timestamp offsets and precision, D
 columns, DISTINCT in window aggregates): a bad translation is fixed in the .sql, never afterwards.
 
 >>> VIEW_NAMES
-('history', 'history_conflicts', 'current', 'committed')
+('history', 'history_conflicts', 'current', 'committed', 'health')
 >>> render_view("current", database="qldb").splitlines()[-1]
 'WHERE version_rank = 1 AND NOT is_deleted'
 """
@@ -36,8 +36,8 @@ __all__ = [
     "render_view",
 ]
 
-VIEW_NAMES: Final[tuple[str, ...]] = ("history", "history_conflicts", "current", "committed")
-"""The views, in creation order (each reads only the revisions table and views before it)."""
+VIEW_NAMES: Final[tuple[str, ...]] = ("history", "history_conflicts", "current", "committed", "health")
+"""The views, in creation order (each reads only the revisions and blocks tables and views before it)."""
 
 QUERY_NAMES: Final[tuple[str, ...]] = ("current_as_of_block", "current_as_of_time", "document_history")
 """The parameterised queries (Athena prepared statements / named queries)."""

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from athena.deploy import DeployPlan
 
 from journal.errors import QldbArchiveError
 from qldb_archive.cli_support import (
@@ -343,25 +347,88 @@ athena_app = typer.Typer(
 app.add_typer(athena_app, name="athena")
 
 
+DatabaseOption = Annotated[str, typer.Option(help="Glue database name (lower-case, digits, _).")]
+LocationOption = Annotated[
+    str, typer.Option(help="s3:// location of the archive (the Firehose destination prefix).")
+]
+WorkgroupOption = Annotated[str, typer.Option(help="Athena workgroup to create or update.")]
+ResultsOption = Annotated[str, typer.Option(help="s3:// prefix for Athena query results (encrypted).")]
+
+
+def _plan(database: str, location: str, workgroup: str, results: str, kms_key: str | None) -> DeployPlan:
+    from athena.deploy import DeployPlan
+
+    return DeployPlan(
+        database=database,
+        location=location,
+        workgroup=workgroup,
+        results_location=results,
+        encryption="SSE_KMS" if kms_key else "SSE_S3",
+        kms_key=kms_key,
+    )
+
+
 @athena_app.command("sql")
 def athena_sql(
-    database: Annotated[str, typer.Option(help="Glue database name.")] = "qldb_archive",
-    location: Annotated[
-        str, typer.Option(help="s3:// location of the archive (the Firehose destination prefix).")
-    ] = "s3://YOUR-ARCHIVE-BUCKET/archive/",
+    database: DatabaseOption = "qldb_archive",
+    location: LocationOption = "s3://YOUR-ARCHIVE-BUCKET/archive/",
+    workgroup: WorkgroupOption = "qldb-archive",
+    results: ResultsOption = "s3://YOUR-RESULTS-BUCKET/athena/",
 ) -> None:
-    """Print the DDL and view SQL exactly as they would run on Athena.
+    """Print the DDL, views and named queries exactly as `athena deploy` would run them.
 
     Example: qldb-archive athena sql --database dmv --location s3://my-archive/qldb/
     """
-    from athena.ddl import render_revisions_ddl
-    from athena.views import QUERY_NAMES, VIEW_NAMES, render_query, render_view
+    from athena.deploy import render_plan, steps_sql
 
     with cli_errors():
-        parts = [render_revisions_ddl(database=database, location=location)]
-        parts += [render_view(name, database=database) for name in VIEW_NAMES]
-        parts += [f"-- named query {name}\n" + render_query(name, database=database) for name in QUERY_NAMES]
-    typer.echo("\n\n".join(p.strip().rstrip(";") + ";" for p in parts))
+        typer.echo(steps_sql(render_plan(_plan(database, location, workgroup, results, None))))
+
+
+@athena_app.command("deploy")
+def athena_deploy(
+    location: LocationOption,
+    results: ResultsOption,
+    database: DatabaseOption = "qldb_archive",
+    workgroup: WorkgroupOption = "qldb-archive",
+    kms_key: Annotated[
+        str | None, typer.Option(help="KMS key for query results (SSE_KMS); SSE_S3 when omitted.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print every step and its SQL; call no AWS API.")
+    ] = False,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="Athena/Glue endpoint (tests); the AWS default otherwise.")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Create or update the workgroup, database, tables, views and named queries. Idempotent.
+
+    Uses the standard AWS credential chain (environment, profile, role).
+
+    Example: qldb-archive athena deploy --location s3://archive/qldb/ --results s3://results/ --dry-run
+    """
+    from athena.deploy import clients_from_session, deploy, render_plan, steps_sql
+
+    with cli_errors():
+        plan = _plan(database, location, workgroup, results, kms_key)
+        if dry_run:
+            steps = render_plan(plan)
+        else:
+            athena_client, glue_client = clients_from_session(endpoint_url=endpoint_url)
+            steps = deploy(plan, athena=athena_client, glue=glue_client)
+    if json_out:
+        echo_json([{"kind": s.kind, "name": s.name, "action": s.action, "sql": s.sql} for s in steps])
+    elif dry_run:
+        for step in steps:
+            if step.sql is None:  # an API call (workgroup): show the request instead
+                typer.echo(
+                    f"-- {step.kind} {step.name}: API request\n-- {json.dumps(step.request, default=str)}\n"
+                )
+        typer.echo(steps_sql(steps))
+    else:
+        for step in steps:
+            typer.echo(f"{step.action:<10} {step.kind:<12} {step.name}")
 
 
 @app.command()

@@ -14,12 +14,30 @@ import pytest
 import sqlglot
 
 from athena.local import LOCAL_DATABASE, to_duckdb
+from athena.typed import TypedColumn, render_typed_view
 from athena.views import QUERY_NAMES, VIEW_NAMES, render_query, render_view
 
 GOLDEN = Path(__file__).parent / "athena"
 UPDATE = os.environ.get("QLDB_ARCHIVE_UPDATE_GOLDEN") == "1"
 
+TYPED_COLUMNS = (
+    TypedColumn("VIN", "VIN", "varchar"),
+    TypedColumn("Year", "Year", "bigint"),
+    TypedColumn("Weight", "Weight", "double"),
+    TypedColumn("Active", "Active", "boolean"),
+    TypedColumn("Owners", "Owners", "json"),
+    TypedColumn('it\'s a "name"', 'it\'s a "name"', "varchar"),
+)
+
+
+def render_typed_example(name: str, *, database: str) -> str:
+    """A typed view with one column of each type and a field name needing quotes."""
+    assert name == "typed_view"
+    return render_typed_view("Vehicle", TYPED_COLUMNS, database=database)
+
+
 CASES = [(n, render_view) for n in VIEW_NAMES] + [(n, render_query) for n in QUERY_NAMES]
+CASES.append(("typed_view", render_typed_example))
 
 
 @pytest.mark.parametrize(("name", "render"), CASES, ids=[n for n, _ in CASES])

@@ -200,3 +200,15 @@ def test_athena_sql_prints_statements_that_parse_as_athena() -> None:
     statements = [s for s in sqlglot.parse(result.stdout, read="athena") if s is not None]
     assert len(statements) >= 5
     assert "s3://b/archive/" in result.stdout
+
+
+def test_athena_deploy_dry_run_calls_no_aws_and_shows_every_step() -> None:
+    args = ["athena", "deploy", "--location", "s3://a/qldb/", "--results", "s3://r/athena/", "--dry-run"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)
+    assert {s["kind"] for s in steps} >= {"workgroup", "database", "table", "view", "named_query"}
+    assert all(s["action"] == "planned" for s in steps)
+    text = runner.invoke(app, args).stdout
+    assert "EncryptionConfiguration" in text  # results are encrypted by default
+    assert "CREATE EXTERNAL TABLE IF NOT EXISTS" in text
