@@ -385,6 +385,28 @@ def athena_sql(
         typer.echo(steps_sql(render_plan(_plan(database, location, workgroup, results, None))))
 
 
+@athena_app.command("typed")
+def athena_typed(
+    archive: ArchiveArgument,
+    table: Annotated[str, typer.Argument(help="QLDB table name, as in QLDB (case-sensitive).")],
+    database: DatabaseOption = "qldb_archive",
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Infer a QLDB table's columns from the archive and print its typed view (regenerate on demand).
+
+    Scalar fields become typed columns, nested structs and lists stay JSON text, decimals stay
+    varchar so no digit is lost. Run the printed SQL in Athena, or pass the table to deploy.
+
+    Example: qldb-archive athena typed ./archive VehicleRegistration --database dmv
+    """
+    from athena.local import LocalEngine
+    from athena.typed import infer_table_columns, render_typed_view
+
+    with cli_errors(), LocalEngine.open(archive, endpoint_url=endpoint_url) as engine:
+        columns = infer_table_columns(engine, table)
+        typer.echo(render_typed_view(table, columns, database=database).strip().rstrip(";") + ";")
+
+
 @athena_app.command("deploy")
 def athena_deploy(
     location: LocationOption,

@@ -212,3 +212,14 @@ def test_athena_deploy_dry_run_calls_no_aws_and_shows_every_step() -> None:
     text = runner.invoke(app, args).stdout
     assert "EncryptionConfiguration" in text  # results are encrypted by default
     assert "CREATE EXTERNAL TABLE IF NOT EXISTS" in text
+
+
+def test_athena_typed_prints_a_view_that_parses(archived: tuple[Path, Path]) -> None:
+    import sqlglot
+
+    _, arch = archived
+    result = runner.invoke(app, ["athena", "typed", str(arch), "VehicleRegistration", "--database", "dmv"])
+    assert result.exit_code == 0, result.output
+    statement = sqlglot.parse_one(result.stdout, read="athena")
+    assert statement is not None
+    assert "PendingPenaltyTicketAmount" in result.stdout
