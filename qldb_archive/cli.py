@@ -249,12 +249,19 @@ def reprocess_errors(
     raise typer.Exit(ExitCode.CHECK_FAILED if summary.still_failed else ExitCode.OK)
 
 
-ArchiveArgument = Annotated[str, typer.Argument(help="Parquet archive: a folder or s3://bucket/prefix.")]
+ArchiveOption = Annotated[
+    str,
+    typer.Option(
+        "--archive",
+        "-a",
+        envvar="QLDB_ARCHIVE_URL",
+        help="The Parquet archive: a folder or s3://bucket/prefix (or set QLDB_ARCHIVE_URL).",
+    ),
+]
 
 
 @app.command()
 def query(
-    archive: ArchiveArgument,
     sql: Annotated[
         str,
         typer.Argument(
@@ -262,6 +269,7 @@ def query(
             "and the table revisions, named without a database (as with Athena's query context)."
         ),
     ],
+    archive: ArchiveOption,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     endpoint_url: EndpointOption = None,
@@ -271,7 +279,7 @@ def query(
     The SQL is transpiled from the Athena dialect with sqlglot, so a query that works here
     works on Athena over the same archive.
 
-    Example: qldb-archive query ./archive "SELECT table_name, count(*) FROM current GROUP BY 1"
+    Example: qldb-archive query --archive ./archive "SELECT table_name, count(*) FROM current GROUP BY 1"
     """
     from athena.local import LocalEngine
 
@@ -281,16 +289,16 @@ def query(
 
 @app.command()
 def history(
-    archive: ArchiveArgument,
     table: Annotated[str, typer.Argument(help="QLDB table name, e.g. VehicleRegistration.")],
     doc_id: Annotated[str, typer.Argument(help="QLDB document id (metadata.id).")],
+    archive: ArchiveOption,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Every revision of one document, oldest first, de-duplicated, with deleted and redacted flags.
 
-    Example: qldb-archive history ./archive Person D35qd3e2prnJYmtKW6kok1
+    Example: qldb-archive history Person D35qd3e2prnJYmtKW6kok1 --archive ./archive
     """
     from athena.local import history as load_history
 
@@ -300,7 +308,7 @@ def history(
 
 @app.command()
 def current(
-    archive: ArchiveArgument,
+    archive: ArchiveOption,
     table: Annotated[str | None, typer.Argument(help="QLDB table name; all tables when omitted.")] = None,
     as_of_block: Annotated[
         int | None, typer.Option(min=0, help="State after this block sequence number (inclusive).")
@@ -317,7 +325,7 @@ def current(
 ) -> None:
     """The user view: the latest revision of each live document, now or at a point in time.
 
-    Example: qldb-archive current ./archive Vehicle --as-of-block 5000 --format csv
+    Example: qldb-archive current Vehicle --as-of-block 5000 --format csv --archive ./archive
     """
     from athena.local import current as load_current
 
@@ -387,8 +395,8 @@ def athena_sql(
 
 @athena_app.command("typed")
 def athena_typed(
-    archive: ArchiveArgument,
     table: Annotated[str, typer.Argument(help="QLDB table name, as in QLDB (case-sensitive).")],
+    archive: ArchiveOption,
     database: DatabaseOption = "qldb_archive",
     endpoint_url: EndpointOption = None,
 ) -> None:
@@ -397,7 +405,7 @@ def athena_typed(
     Scalar fields become typed columns, nested structs and lists stay JSON text, decimals stay
     varchar so no digit is lost. Run the printed SQL in Athena, or pass the table to deploy.
 
-    Example: qldb-archive athena typed ./archive VehicleRegistration --database dmv
+    Example: qldb-archive athena typed VehicleRegistration --database dmv --archive ./archive
     """
     from athena.local import LocalEngine
     from athena.typed import infer_table_columns, render_typed_view

@@ -149,7 +149,7 @@ def _truth(sim: Path, name: str) -> list[dict[str, object]]:
 
 def test_current_lists_the_truths_final_state(archived: tuple[Path, Path]) -> None:
     sim, arch = archived
-    result = runner.invoke(app, ["current", str(arch), "--format", "json"])
+    result = runner.invoke(app, ["current", "--archive", str(arch), "--format", "json"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     expected = {(t["doc_id"], t["version"]) for t in _truth(sim, "final.jsonl")}
@@ -160,7 +160,9 @@ def test_history_of_one_document(archived: tuple[Path, Path]) -> None:
     sim, arch = archived
     truth = _truth(sim, "history.jsonl")
     doc = max(truth, key=lambda t: int(str(t["version"])))
-    result = runner.invoke(app, ["history", str(arch), str(doc["table"]), str(doc["doc_id"]), "-f", "csv"])
+    result = runner.invoke(
+        app, ["history", str(doc["table"]), str(doc["doc_id"]), "-a", str(arch), "-f", "csv"]
+    )
     assert result.exit_code == 0, result.output
     versions = [line.split(",")[3] for line in result.stdout.splitlines()[1:]]
     expected = sorted(int(str(t["version"])) for t in truth if t["doc_id"] == doc["doc_id"])
@@ -169,10 +171,10 @@ def test_history_of_one_document(archived: tuple[Path, Path]) -> None:
 
 def test_query_runs_athena_sql_and_bad_sql_is_exit_2(archived: tuple[Path, Path]) -> None:
     _, arch = archived
-    ok = runner.invoke(app, ["query", str(arch), "SELECT count(*) AS n FROM history", "-f", "json"])
+    ok = runner.invoke(app, ["query", "SELECT count(*) AS n FROM history", "-a", str(arch), "-f", "json"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.stdout)["n"] == 300
-    bad = runner.invoke(app, ["query", str(arch), "SELECT nope FROM current"])
+    bad = runner.invoke(app, ["query", "SELECT nope FROM current"], env={"QLDB_ARCHIVE_URL": str(arch)})
     assert bad.exit_code == 2
     assert "nope" in bad.output
 
@@ -184,12 +186,14 @@ def test_current_point_in_time_options(archived: tuple[Path, Path], tmp_path: Pa
     )
     assert both.exit_code == 2
     out = tmp_path / "early.parquet"
-    early = runner.invoke(app, ["current", str(arch), "--as-of-block", "40", "-f", "parquet", "-o", str(out)])
+    early = runner.invoke(
+        app, ["current", "-a", str(arch), "--as-of-block", "40", "-f", "parquet", "-o", str(out)]
+    )
     assert early.exit_code == 0, early.output
     import pyarrow.parquet as pq
 
     assert all(b <= 40 for b in pq.read_table(out).column("block_seq").to_pylist())
-    assert runner.invoke(app, ["current", str(arch), "-f", "parquet"]).exit_code == 2  # needs --output
+    assert runner.invoke(app, ["current", "-a", str(arch), "-f", "parquet"]).exit_code == 2  # needs --output
 
 
 def test_athena_sql_prints_statements_that_parse_as_athena() -> None:
@@ -218,8 +222,16 @@ def test_athena_typed_prints_a_view_that_parses(archived: tuple[Path, Path]) -> 
     import sqlglot
 
     _, arch = archived
-    result = runner.invoke(app, ["athena", "typed", str(arch), "VehicleRegistration", "--database", "dmv"])
+    result = runner.invoke(
+        app, ["athena", "typed", "VehicleRegistration", "-a", str(arch), "--database", "dmv"]
+    )
     assert result.exit_code == 0, result.output
     statement = sqlglot.parse_one(result.stdout, read="athena")
     assert statement is not None
     assert "PendingPenaltyTicketAmount" in result.stdout
+
+
+def test_archive_is_required_for_local_queries() -> None:
+    result = runner.invoke(app, ["current"], env={"QLDB_ARCHIVE_URL": ""})
+    assert result.exit_code == 2
+    assert "--archive" in result.output
