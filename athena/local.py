@@ -212,10 +212,12 @@ class LocalEngine:
         if as_of_block is not None and as_of_time is not None:
             raise ValueError("give as_of_block or as_of_time, not both")
         if as_of_block is not None:
-            rows = self.query(render_query("current_as_of_block", database=LOCAL_DATABASE), [as_of_block])
+            sql = render_query("current_as_of_block", database=LOCAL_DATABASE)
+            rows = self.query(sql, [as_of_block, as_of_block])  # cut, and "not replaced by then"
         elif as_of_time is not None:
             sql = render_query("current_as_of_time", database=LOCAL_DATABASE)
-            rows = self.query(sql, [_utc_naive(as_of_time)])
+            moment = _utc_naive(as_of_time)
+            rows = self.query(sql, [moment, moment])
         else:
             rows = self.query(f"SELECT * FROM {LOCAL_DATABASE}.current")
         if table is not None:

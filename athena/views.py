@@ -12,9 +12,9 @@ on objects, ``AT TIME ZONE``, ``to_iso8601``, timestamp offsets and precision, D
 columns, DISTINCT in window aggregates): a bad translation is fixed in the .sql, never afterwards.
 
 >>> VIEW_NAMES
-('history', 'history_conflicts', 'current', 'committed', 'health')
+('history', 'history_conflicts', 'versions', 'current', 'committed', 'health')
 >>> render_view("current", database="qldb").splitlines()[-1]
-'WHERE version_rank = 1 AND NOT is_deleted'
+'WHERE v.replaced_at_block IS NULL AND NOT v.is_deleted'
 """
 
 from __future__ import annotations
@@ -36,7 +36,14 @@ __all__ = [
     "render_view",
 ]
 
-VIEW_NAMES: Final[tuple[str, ...]] = ("history", "history_conflicts", "current", "committed", "health")
+VIEW_NAMES: Final[tuple[str, ...]] = (
+    "history",
+    "history_conflicts",
+    "versions",
+    "current",
+    "committed",
+    "health",
+)
 """The views, in creation order (each reads only the revisions and blocks tables and views before it)."""
 
 QUERY_NAMES: Final[tuple[str, ...]] = ("current_as_of_block", "current_as_of_time", "document_history")

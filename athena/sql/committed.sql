@@ -1,40 +1,22 @@
 -- committed: the QLDB committed view, the user view with each revision's metadata.
 --
--- The same documents as current, with what QLDB's _ql_committed_ view adds: block address
--- (strand_id, block_seq), transaction (tx_id, tx_time), revision hash, the lossless Ion text of
--- the revision, and the history's conflict flag.
+-- The same documents as current (the versions not yet replaced, from `versions`), with what
+-- QLDB's _ql_committed_ view adds: block address (strand_id, block_seq), transaction (tx_id,
+-- tx_time), revision hash, the lossless Ion text of the revision, and the history's conflict flag.
 CREATE OR REPLACE VIEW {database}.committed AS
 SELECT
-    ledger,
-    table_name,
-    table_id,
-    doc_id,
-    version,
-    strand_id,
-    block_seq,
-    tx_id,
-    tx_time,
-    revision_hash,
-    data_json,
-    revision_ion,
-    conflict
-FROM (
-    SELECT
-        h.ledger,
-        h.table_name,
-        h.table_id,
-        h.doc_id,
-        h.version,
-        h.strand_id,
-        h.block_seq,
-        h.tx_id,
-        h.tx_time,
-        h.revision_hash,
-        h.data_json,
-        h.revision_ion,
-        h.conflict,
-        h.is_deleted,
-        ROW_NUMBER() OVER (PARTITION BY h.ledger, h.doc_id ORDER BY h.version DESC) AS version_rank
-    FROM {database}.history AS h
-) AS latest
-WHERE version_rank = 1 AND NOT is_deleted
+    v.ledger,
+    v.table_name,
+    v.table_id,
+    v.doc_id,
+    v.version,
+    v.strand_id,
+    v.block_seq,
+    v.tx_id,
+    v.tx_time,
+    v.revision_hash,
+    v.data_json,
+    v.revision_ion,
+    v.conflict
+FROM {database}.versions AS v
+WHERE v.replaced_at_block IS NULL AND NOT v.is_deleted

@@ -3,25 +3,12 @@
 -- The parameter is a zone-less UTC timestamp, as tx_time is in Athena (TIMESTAMP '2019-12-11
 -- 07:20:51.245'); no AT TIME ZONE or from_iso8601 here, which do not transpile faithfully.
 SELECT
-    ledger,
-    table_name,
-    doc_id,
-    version,
-    tx_time,
-    block_seq,
-    data_json
-FROM (
-    SELECT
-        h.ledger,
-        h.table_name,
-        h.doc_id,
-        h.version,
-        h.tx_time,
-        h.block_seq,
-        h.data_json,
-        h.is_deleted,
-        ROW_NUMBER() OVER (PARTITION BY h.ledger, h.doc_id ORDER BY h.version DESC) AS version_rank
-    FROM {database}.history AS h
-    WHERE h.tx_time <= ?
-) AS latest
-WHERE version_rank = 1 AND NOT is_deleted
+    v.ledger,
+    v.table_name,
+    v.doc_id,
+    v.version,
+    v.tx_time,
+    v.block_seq,
+    v.data_json
+FROM {database}.versions AS v
+WHERE v.tx_time <= ? AND (v.replaced_at_time IS NULL OR v.replaced_at_time > ?) AND NOT v.is_deleted

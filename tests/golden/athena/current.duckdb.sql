@@ -1,24 +1,12 @@
 CREATE OR REPLACE VIEW main.current AS
 SELECT
-  ledger,
-  table_name,
-  doc_id,
-  version,
-  tx_time,
-  block_seq,
-  data_json
-FROM (
-  SELECT
-    h.ledger,
-    h.table_name,
-    h.doc_id,
-    h.version,
-    h.tx_time,
-    h.block_seq,
-    h.data_json,
-    h.is_deleted,
-    ROW_NUMBER() OVER (PARTITION BY h.ledger, h.doc_id ORDER BY h.version DESC) AS version_rank
-  FROM main.history AS h
-) AS latest
+  v.ledger,
+  v.table_name,
+  v.doc_id,
+  v.version,
+  v.tx_time,
+  v.block_seq,
+  v.data_json
+FROM main.versions AS v
 WHERE
-  version_rank = 1 AND NOT is_deleted
+  v.replaced_at_block IS NULL AND NOT v.is_deleted
