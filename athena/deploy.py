@@ -14,7 +14,8 @@ twin giving its SQL or request:
    projection enums), drop the table first (data stays in S3) and deploy again.
 4. views (`render_views`): ``CREATE OR REPLACE VIEW`` of every view, then the typed views given.
 5. named queries (`render_named_queries`): the point-in-time and history queries (``?``
-   parameters: run them with ``ExecutionParameters``), named ``<database>.<query>``; created
+   parameters: run them with ``ExecutionParameters``; the point-in-time ones take the block or
+   time twice, e.g. ``['5000', '5000']``), named ``<database>.<query>``; created
    when missing, updated when their SQL differs, never duplicated.
 
 SQL runs through ``start_query_execution`` in the workgroup, waited on until it ends. The
