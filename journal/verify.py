@@ -29,7 +29,7 @@ import base64
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -299,44 +299,35 @@ def _hash_or_failure(value: IonValue, block: Block, check: Check) -> bytes | Res
         return _block_result(block, check, Outcome.FAILED, f"cannot compute its Ion hash: {exc}")
 
 
-def check_transaction_info(block: Block) -> list[Result]:
-    """`H(transactionInfo)` is one of the block's `entriesHashList` (when the block has one)."""
-    check = Check.TRANSACTION_INFO
-    if block.transaction_info is None:
+def _entry_check(
+    block: Block, check: Check, value: IonValue | None, label: str, missing: Result
+) -> list[Result]:
+    """`H(value)` is one of the block's `entriesHashList`; `missing` is the result when it is not."""
+    if value is None:
         return []
     if not block.ion_exact:
         return [_block_result(block, check, Outcome.NOT_CHECKABLE, _JSON_REASON)]
-    h = _hash_or_failure(block.transaction_info, block, check)
+    h = _hash_or_failure(value, block, check)
     if isinstance(h, Result):
         return [h]
     if h in block.entries_hash_list:
         return [_block_result(block, check, Outcome.PASSED)]
-    return [
-        _block_result(block, check, Outcome.FAILED, f"H(transactionInfo) {b64(h)} is not in entriesHashList")
-    ]
+    return [replace(missing, reason=f"H({label}) {b64(h)} is not in entriesHashList{missing.reason}")]
+
+
+def check_transaction_info(block: Block) -> list[Result]:
+    """`H(transactionInfo)` is one of the block's `entriesHashList` (when the block has one)."""
+    check = Check.TRANSACTION_INFO
+    missing = _block_result(block, check, Outcome.FAILED, "")
+    return _entry_check(block, check, block.transaction_info, "transactionInfo", missing)
 
 
 def check_redaction_info(block: Block) -> list[Result]:
     """`H(redactionInfo)` is in `entriesHashList`: an unconfirmed rule, so absence is UNCONFIRMED."""
     check = Check.REDACTION_INFO
-    if block.redaction_info is None:
-        return []
-    if not block.ion_exact:
-        return [_block_result(block, check, Outcome.NOT_CHECKABLE, _JSON_REASON)]
-    h = _hash_or_failure(block.redaction_info, block, check)
-    if isinstance(h, Result):
-        return [h]
-    if h in block.entries_hash_list:
-        return [_block_result(block, check, Outcome.PASSED)]
-    return [
-        _block_result(
-            block,
-            check,
-            Outcome.UNCONFIRMED,
-            f"H(redactionInfo) {b64(h)} is not in entriesHashList; that rule comes from a sample, "
-            "not from real QLDB data",
-        )
-    ]
+    note = "; that rule comes from a sample, not from real QLDB data"
+    missing = _block_result(block, check, Outcome.UNCONFIRMED, note)
+    return _entry_check(block, check, block.redaction_info, "redactionInfo", missing)
 
 
 def check_statement_digests(block: Block) -> list[Result]:

@@ -28,6 +28,7 @@ stream read after the redaction, or an export, would.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections import deque
@@ -334,27 +335,18 @@ class Ledger:
         pending, index = where
         data_hash = pending.data_hashes[index]
         assert data_hash is not None  # only revisions with data are in _active
-        metadata = target.metadata
-        pending.leaves[index] = Revision(
-            doc_id=target.doc_id,
-            version=target.version,
-            address=target.address,
-            tx_id=target.tx_id,
-            tx_time=target.tx_time,
-            revision_hash=target.revision_hash,
+        pending.leaves[index] = dataclasses.replace(
+            target,
             data=None,
             data_hash=data_hash,
-            metadata=metadata,
             ion=ion_struct(
                 {
                     "blockAddress": target.ion["blockAddress"],
                     "hash": target.ion["hash"],
                     "dataHash": ion_blob(data_hash),
-                    "metadata": metadata,
+                    "metadata": target.metadata,
                 }
             ),
-            table_name=target.table_name,
-            table_id=target.table_id,
         )
         request = ion_struct(
             {
