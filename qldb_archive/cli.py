@@ -349,6 +349,118 @@ def _parse_time(text: str) -> dt.datetime:
     return moment if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+@app.command()
+def restore(
+    archive: Annotated[str, typer.Argument(help="The Parquet archive: a folder or s3://bucket/prefix.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="sqlite:///file.db (embedded), mysql://user:pass@host:3306/db or "
+            "postgresql://user:pass@host:5432/db. Prefer passwords from the environment "
+            "(PGPASSWORD) or a secrets manager over the command line."
+        ),
+    ],
+    table: Annotated[
+        list[str] | None, typer.Option("--table", "-t", help="Restore only this QLDB table (repeatable).")
+    ] = None,
+    table_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="QLDB_NAME=target_name, for a QLDB table name the target cannot hold (repeatable)."
+        ),
+    ] = None,
+    with_history: Annotated[
+        bool, typer.Option("--history", help="Also write TABLE_history with every revision.")
+    ] = False,
+    as_of_block: Annotated[
+        int | None, typer.Option(min=0, help="Restore the state after this block sequence number.")
+    ] = None,
+    as_of_time: Annotated[
+        str | None, typer.Option(help="Restore the state at this time, ISO 8601; UTC if no zone.")
+    ] = None,
+    shard: Annotated[
+        str, typer.Option(help="i/n: apply only the documents of hash range i of n (one worker each).")
+    ] = "1/1",
+    allow_gaps: Annotated[
+        bool, typer.Option(help="Restore even when revisions or block summaries are missing (reported).")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted restore from the target's checkpoint.")
+    ] = False,
+    incremental: Annotated[
+        bool, typer.Option(help="Apply only blocks newer than the checkpoint of a completed restore.")
+    ] = False,
+    settle_minutes: Annotated[
+        float | None,
+        typer.Option(min=0, help="With --incremental: only revisions older than this many minutes."),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Revisions per transaction (whole blocks; about).")
+    ] = 5_000,
+    dry_run: Annotated[
+        bool, typer.Option(help="Print the plan (counts per table, gaps, target DDL); write nothing.")
+    ] = False,
+    report: Annotated[Path | None, typer.Option(help="Also write the final report as JSON here.")] = None,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Rebuild current tables (and history tables) in a database from the archive.
+
+    De-duplicates by (document id, version), orders by block, refuses conflicting revisions and
+    (unless --allow-gaps) missing ones, then applies whole blocks in transactions with a
+    version guard and tombstones: any re-run converges, and --resume continues a killed run.
+    Exit 0 restored, 1 refused (gaps or conflicts; nothing written), 2 unusable input or a
+    database error (the message names the blocks; the checkpoint says where to resume).
+
+    Example: qldb-archive restore ./archive sqlite:///restored.db --history --as-of-block 5000
+    """
+    from restore.errors import ConflictError, GapError
+    from restore.identifiers import parse_table_map
+    from restore.plan import parse_shard
+    from restore.runner import RestoreOptions, run_restore
+
+    with cli_errors():
+        if as_of_block is not None and as_of_time is not None:
+            raise QldbArchiveError("give --as-of-block or --as-of-time, not both")
+        if settle_minutes is not None and not incremental:
+            raise QldbArchiveError("--settle-minutes goes with --incremental")
+        options = RestoreOptions(
+            tables=tuple(table or ()),
+            table_map=parse_table_map(table_map or ()),
+            history=with_history,
+            as_of_block=as_of_block,
+            as_of_time=None if as_of_time is None else _parse_time(as_of_time),
+            shard=parse_shard(shard),
+            allow_gaps=allow_gaps,
+            resume=resume,
+            incremental=incremental,
+            settle=None if settle_minutes is None else dt.timedelta(minutes=settle_minutes),
+            batch_revisions=batch_size,
+            dry_run=dry_run,
+        )
+        try:
+            result = run_restore(
+                archive,
+                target,
+                options,
+                endpoint_url=endpoint_url,
+                progress=progress_for(sys.stderr, quiet=quiet or json_out),
+            )
+        except (ConflictError, GapError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(ExitCode.CHECK_FAILED) from None
+    doc = result.to_json()
+    if report is not None:
+        report.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    if json_out:
+        echo_json(doc)
+    else:
+        for line in result.summary_lines():
+            typer.echo(line)
+    raise typer.Exit(ExitCode.CHECK_FAILED if result.refused else ExitCode.OK)
+
+
 athena_app = typer.Typer(
     help="Athena: print or deploy the tables, views and named queries.", no_args_is_help=True
 )

@@ -1,13 +1,31 @@
-"""Integration fixtures: an S3 server (moto, in this process, over HTTP) and a bucket per test."""
+"""Integration fixtures: an S3 server (moto, over HTTP), a bucket per test, and real databases.
+
+Databases: the running MariaDB and PostgreSQL (URLs from `QLDB_ARCHIVE_TEST_MYSQL_URL` and
+`QLDB_ARCHIVE_TEST_POSTGRESQL_URL`), with a database (MariaDB) or schema (PostgreSQL) per test,
+dropped after it; SQLite in the test's temporary folder. Under CI (`CI=true`) a server that cannot
+be reached fails the test; elsewhere the test is skipped with one line saying how to point it at
+a server.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from journal.urls import redact_url
+
+MYSQL_URL = os.environ.get("QLDB_ARCHIVE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+POSTGRESQL_URL = os.environ.get(
+    "QLDB_ARCHIVE_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -67,3 +85,100 @@ def s3_bucket(s3_endpoint_url: str, aws_credentials: None) -> Iterator[str]:
         for obj in page.get("Contents", []):
             client.delete_object(Bucket=name, Key=obj["Key"])
     client.delete_bucket(Bucket=name)
+
+
+def _no_server(what: str, url: str, exc: BaseException, variable: str) -> None:
+    first_line = str(exc).splitlines()[0] if str(exc) else ""
+    message = (
+        f"no {what} at {redact_url(url)} ({type(exc).__name__}: {first_line}); "
+        f"start it or set {variable}"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Any) -> str:
+    """A SQLite database file in the test's own folder."""
+    return f"sqlite:///{tmp_path}/restore.db"
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A fresh schema in the running PostgreSQL, first on the search path of the URL given."""
+    import psycopg
+    from psycopg import sql
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = psycopg.connect(POSTGRESQL_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        _no_server("PostgreSQL", POSTGRESQL_URL, exc, "QLDB_ARCHIVE_TEST_POSTGRESQL_URL")
+        raise AssertionError("unreachable") from exc
+    with conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        separator = "&" if "?" in POSTGRESQL_URL else "?"
+        yield f"{POSTGRESQL_URL}{separator}options=-csearch_path%3D{schema}"
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh database in the running MariaDB (or MySQL), dropped after the test."""
+    import pymysql
+
+    parts = urlsplit(MYSQL_URL)
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = pymysql.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            connect_timeout=5,
+            autocommit=True,
+        )
+    except pymysql.err.OperationalError as exc:
+        _no_server("MariaDB/MySQL", MYSQL_URL, exc, "QLDB_ARCHIVE_TEST_MYSQL_URL")
+        raise AssertionError("unreachable") from exc
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        yield urlunsplit(parts._replace(path=f"/{database}"))
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", "mysql", "postgresql"])
+def target_url(request: pytest.FixtureRequest) -> str:
+    """Each restore target in turn: one suite for every implementation."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedArchive:
+    """A simulated ledger's Parquet archive and its ground truth (truth/*.jsonl)."""
+
+    sim: Path
+    archive: Path
+
+    def truth(self, name: str) -> list[dict[str, Any]]:
+        lines = (self.sim / "truth" / f"{name}.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+
+@pytest.fixture(scope="session")
+def simulated_archive(tmp_path_factory: pytest.TempPathFactory) -> SimulatedArchive:
+    """1,500 revisions with duplicates, out-of-order delivery, deletes and redactions, archived."""
+    from firehose_transform.local_firehose import events_from_path, run_local_firehose
+    from journal.simulate import SimulationConfig, write_simulation
+
+    root = tmp_path_factory.mktemp("restore")
+    config = SimulationConfig(revisions=1500, seed=11, duplicate_rate=0.08, out_of_order_window=32)
+    write_simulation(root / "sim", config, outputs=frozenset({"firehose", "truth"}))
+    run_local_firehose(events_from_path(root / "sim"), str(root / "archive"))
+    return SimulatedArchive(root / "sim", root / "archive")

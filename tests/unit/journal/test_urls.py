@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qldb_archive.urls import redact_url
+from journal.urls import redact_url
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,223 @@
+"""The restore plan, pure: tables and counts, gaps, conflicts, chunks, shards, batches.
+
+The set work (de-duplication, latest version, gap search) is SQL (`restore.plan_sql`) run by
+the caller; this module turns those rows into a plan and decides whether it may run. No I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from restore.batch import RevisionBatch, RevisionRow
+from restore.errors import ConflictError, GapError, RestoreError
+
+__all__ = [
+    "NO_BLOCK_CUT",
+    "Chunk",
+    "Gap",
+    "GapKind",
+    "RestorePlan",
+    "TablePlan",
+    "check_plan",
+    "format_shard",
+    "in_shard",
+    "parse_shard",
+    "split_batches",
+]
+
+NO_BLOCK_CUT: Final = (1 << 62) - 1
+"""The block cut of a restore without --as-of: larger than any block sequence number."""
+
+GapKind = Literal["missing_versions", "unsummarised_revision", "missing_revision"]
+
+
+@dataclass(frozen=True, slots=True)
+class TablePlan:
+    """What the restore will apply to one QLDB table (over every shard)."""
+
+    table_name: str
+    documents: int
+    revisions: int
+    deletes: int
+    redactions: int
+    duplicate_copies: int
+    conflicts: int
+    first_block: int
+    last_block: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A hole in the archive.
+
+    Attributes:
+        kind: ``missing_versions`` (a document's versions skip some), ``unsummarised_revision``
+            (a revision whose block has no summary) or ``missing_revision`` (a block summary
+            lists a revision the archive lacks).
+        table_name: the QLDB table, when known.
+        doc_id: the document.
+        block_seq: the block where the hole shows.
+        detail: which versions or which revision hash.
+    """
+
+    kind: GapKind
+    table_name: str | None
+    doc_id: str
+    block_seq: int
+    detail: str
+
+    def describe(self) -> str:
+        """One line for people."""
+        table = f"{self.table_name}/" if self.table_name else ""
+        return (
+            f"{self.kind.replace('_', ' ')}: {table}{self.doc_id} at block {self.block_seq} ({self.detail})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A run of whole blocks read and applied together (bounded memory)."""
+
+    first_block: int
+    last_block: int
+    revisions: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestorePlan:
+    """Everything `--dry-run` prints and the apply follows.
+
+    Attributes:
+        tables: per-table counts, for the selection and cut (all shards).
+        block_cut: the last block included (NO_BLOCK_CUT without a point in time).
+        gaps: the holes found (all of them).
+        conflicts: (table, doc_id, version) of conflicting revisions.
+        chunks: the block runs still to apply (after the checkpoint).
+        start_after: the checkpoint's block: chunks start after it (-1: from the start).
+        ddl: the target's CREATE TABLE statements.
+    """
+
+    tables: tuple[TablePlan, ...]
+    block_cut: int
+    gaps: tuple[Gap, ...]
+    conflicts: tuple[tuple[str, str, int], ...]
+    chunks: tuple[Chunk, ...]
+    start_after: int
+    ddl: tuple[str, ...] = field(default=())
+
+    @property
+    def revisions_to_apply(self) -> int:
+        """Revisions in the remaining chunks (all shards)."""
+        return sum(c.revisions for c in self.chunks)
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as JSON-ready data."""
+        return {
+            "block_cut": None if self.block_cut == NO_BLOCK_CUT else self.block_cut,
+            "start_after_block": self.start_after,
+            "revisions_to_apply": self.revisions_to_apply,
+            "tables": [vars_of(t) for t in self.tables],
+            "gaps": [vars_of(g) for g in self.gaps],
+            "conflicts": [list(c) for c in self.conflicts],
+            "chunks": len(self.chunks),
+            "ddl": list(self.ddl),
+        }
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    """A slotted dataclass's fields as a dict."""
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
+def check_plan(plan: RestorePlan, *, allow_gaps: bool) -> None:
+    """Refuse a plan that would build a wrong state.
+
+    Raises:
+        ConflictError: two revisions for one (document, version).
+        GapError: holes in the archive and `allow_gaps` is False.
+    """
+    if plan.conflicts:
+        raise ConflictError(list(plan.conflicts[:50]), total=len(plan.conflicts))
+    if plan.gaps and not allow_gaps:
+        shown = "; ".join(g.describe() for g in plan.gaps[:3])
+        more = f" ... and {len(plan.gaps) - 3} more" if len(plan.gaps) > 3 else ""
+        raise GapError(shown + more, count=len(plan.gaps))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``i/n`` (1 <= i <= n) as a pair.
+
+    >>> parse_shard("2/4")
+    (2, 4)
+    """
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = 0, 0
+    if not sep or not 1 <= i <= n:
+        raise RestoreError(f"--shard takes i/n with 1 <= i <= n (for example 2/4), not {text!r}")
+    return i, n
+
+
+def format_shard(shard: tuple[int, int]) -> str:
+    """The inverse of `parse_shard`."""
+    return f"{shard[0]}/{shard[1]}"
+
+
+def in_shard(doc_id: str, shard: tuple[int, int]) -> bool:
+    """Whether a document belongs to shard i of n: a hash range of its id, stable everywhere.
+
+    The first 8 bytes of MD5(doc_id), big-endian, modulo n: Athena computes the same with
+    ``from_big_endian_64(substr(md5(to_utf8(doc_id)), 1, 8))`` (mod n, sign aside).
+
+    >>> sum(in_shard(f"doc{k}", (1, 4)) for k in range(1000)) in range(200, 300)
+    True
+    """
+    i, n = shard
+    if n == 1:
+        return True
+    digest = hashlib.md5(doc_id.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big") % n == i - 1
+
+
+def split_batches(rows: Sequence[RevisionRow], max_revisions: int) -> Iterator[RevisionBatch]:
+    """Cut block-ordered rows into batches of whole blocks, about `max_revisions` each.
+
+    A block is never split (the checkpoint is "every block up to N is applied"), so one
+    batch may exceed `max_revisions` by the size of its last block (at most 40 documents
+    per QLDB transaction keeps that small).
+    """
+    start = 0
+    while start < len(rows):
+        end = min(start + max_revisions, len(rows))
+        while end < len(rows) and rows[end].block_seq == rows[end - 1].block_seq:
+            end += 1
+        part = tuple(rows[start:end])
+        yield RevisionBatch(part, part[0].block_seq, part[-1].block_seq)
+        start = end
+
+
+def missing_revision_table(documents_json: str | None, doc_id: str) -> str | None:
+    """The table a block's documents map gives a document, or None."""
+    if not documents_json:
+        return None
+    try:
+        entry = json.loads(documents_json).get(doc_id)
+    except (ValueError, AttributeError):
+        return None
+    name = entry.get("tableName") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def keep_gaps(gaps: Iterable[Gap], *, tables: Sequence[str], shard: tuple[int, int]) -> tuple[Gap, ...]:
+    """The gaps that concern the selected tables (all when none selected) and this shard."""
+    return tuple(
+        g
+        for g in gaps
+        if (not tables or g.table_name is None or g.table_name in tables) and in_shard(g.doc_id, shard)
+    )

@@ -1,0 +1,63 @@
+"""The restore's plan SQL (restore/sql/*.sql, Athena dialect), rendered for a database.
+
+Written in Athena SQL like the views, so the same statements run on DuckDB locally (through
+`athena.local.to_duckdb`) and on Athena at scale, where `render_unload` wraps the revision
+query in UNLOAD to Parquet.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Final
+
+from athena.views import DATABASE_PLACEHOLDER, check_database_name
+
+__all__ = ["PLAN_QUERIES", "read_plan_query", "render_plan_query", "render_unload"]
+
+PLAN_QUERIES: Final[tuple[str, ...]] = (
+    "plan_tables",
+    "plan_conflicts",
+    "plan_version_gaps",
+    "plan_unsummarised",
+    "plan_missing_revisions",
+    "plan_block_for_time",
+    "plan_chunks",
+    "plan_revisions",
+)
+
+
+def read_plan_query(name: str) -> str:
+    """The raw text of one plan query, header comment included."""
+    if name not in PLAN_QUERIES:
+        raise ValueError(f"no plan query {name!r}; choose one of {', '.join(PLAN_QUERIES)}")
+    return resources.files("restore").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+
+
+def render_plan_query(name: str, *, database: str) -> str:
+    """One plan query for `database`, without its header comment (``?`` parameters kept).
+
+    >>> "FROM main.history" in render_plan_query("plan_tables", database="main")
+    True
+    """
+    lines = read_plan_query(name).splitlines()
+    while lines and (not lines[0].strip() or lines[0].startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines).replace(DATABASE_PLACEHOLDER, check_database_name(database))
+
+
+def render_unload(*, database: str, output: str) -> str:
+    """The Athena UNLOAD that writes the restore's revision stream to Parquet at `output`.
+
+    For archives too large to plan on one machine, the same de-duplication runs on Athena (bind
+    the block range and the table selection as the prepared statement's parameters) and writes
+    the ordered revision stream as Parquet. `restore` itself still plans on DuckDB; reading an
+    UNLOAD output directly is not implemented. `output` must be an ``s3://`` prefix; quotes are
+    refused, not escaped.
+
+    >>> render_unload(database="qldb_archive", output="s3://b/plan/").startswith("UNLOAD (")
+    True
+    """
+    if not output.startswith("s3://") or "'" in output:
+        raise ValueError(f"UNLOAD needs an s3:// prefix without quotes, not {output!r}")
+    select = render_plan_query("plan_revisions", database=database)
+    return f"UNLOAD (\n{select}\n) TO '{output}' WITH (format = 'PARQUET', compression = 'SNAPPY')"

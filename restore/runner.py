@@ -1,0 +1,485 @@
+"""Run a restore: plan on the local engine, apply chunk by chunk, checkpoint, retry, report.
+
+The I/O edge of the restore. The archive is read through `athena.local.LocalEngine` (DuckDB over
+the Parquet, a folder or S3) with the plan SQL of `restore.plan_sql`; the target is any
+`restore.targets.Target`. Memory stays flat: the archive is read one chunk of whole blocks at a
+time (`plan_chunks`, about `chunk_revisions` revisions), and each chunk is applied in batches of
+about `batch_revisions`, each batch in one transaction with its checkpoint row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from athena.local import LOCAL_DATABASE, LocalEngine
+from journal.progress import NULL_PROGRESS, ProgressReporter
+from journal.urls import redact_url
+from restore.batch import RevisionRow, batch_effects
+from restore.checkpoint import Checkpoint, RunIdentity, resume_point
+from restore.content import content_hash
+from restore.errors import ConflictError, GapError, RestoreError, TransientTargetError
+from restore.identifiers import TableNames, table_names
+from restore.plan import (
+    NO_BLOCK_CUT,
+    Chunk,
+    Gap,
+    RestorePlan,
+    TablePlan,
+    check_plan,
+    format_shard,
+    in_shard,
+    keep_gaps,
+    missing_revision_table,
+    split_batches,
+    vars_of,
+)
+from restore.plan_sql import render_plan_query
+from restore.targets import Target, open_target
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["RestoreOptions", "RestoreReport", "TableReport", "apply_with_retry", "build_plan", "run_restore"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreOptions:
+    """How to restore (the CLI's options).
+
+    Attributes:
+        tables: QLDB tables to restore; empty for every table.
+        table_map: QLDB name -> target name, for names the target cannot hold.
+        history: also write history tables.
+        as_of_block: restore the state after this block (inclusive).
+        as_of_time: restore the state at this time (naive: UTC).
+        shard: (i, n): apply only the documents of hash range i of n.
+        allow_gaps: restore even when the archive has holes (they are reported).
+        resume: continue an interrupted run from the target's checkpoint.
+        incremental: apply only blocks after the checkpoint of a completed run.
+        settle: with `incremental`, only revisions older than this (a settling buffer for
+            records still on their way into the archive).
+        batch_revisions: revisions per transaction (about: blocks are never split).
+        chunk_revisions: revisions read from the archive at a time (bounds memory).
+        max_retries: attempts per batch on transient errors.
+        dry_run: plan only; write nothing.
+    """
+
+    tables: tuple[str, ...] = ()
+    table_map: Mapping[str, str] = field(default_factory=dict)
+    history: bool = False
+    as_of_block: int | None = None
+    as_of_time: dt.datetime | None = None
+    shard: tuple[int, int] = (1, 1)
+    allow_gaps: bool = False
+    resume: bool = False
+    incremental: bool = False
+    settle: dt.timedelta | None = None
+    batch_revisions: int = 5_000
+    chunk_revisions: int = 50_000
+    max_retries: int = 6
+    dry_run: bool = False
+
+    def identity(self) -> RunIdentity:
+        """The options a resumed run must share with this one."""
+        return RunIdentity(
+            tables=tuple(sorted(self.tables)),
+            history=self.history,
+            as_of_block=self.as_of_block,
+            as_of_time=None if self.as_of_time is None else self.as_of_time.isoformat(),
+            shard=format_shard(self.shard),
+        )
+
+    @property
+    def restore_id(self) -> str:
+        """The checkpoint's key: shards of one restore keep separate checkpoints."""
+        i, n = self.shard
+        return "restore" if n == 1 else f"restore-shard-{i}-of-{n}"
+
+
+@dataclass(slots=True)
+class TableReport:
+    """What the restore did to one QLDB table (this run, this shard)."""
+
+    table_name: str
+    target_table: str
+    documents: int = 0
+    revisions: int = 0
+    deletes: int = 0
+    redactions: int = 0
+    duplicates_skipped: int = 0
+    gaps: int = 0
+
+
+@dataclass(slots=True, kw_only=True)
+class RestoreReport:
+    """The final report: printed for people, written as JSON for machines."""
+
+    archive: str
+    target: str
+    engine: str
+    dry_run: bool
+    shard: str
+    block_cut: int | None
+    started_after_block: int
+    last_block: int
+    completed: bool
+    batches: int = 0
+    retries: int = 0
+    revisions_applied: int = 0
+    elapsed_seconds: float = 0.0
+    tables: list[TableReport] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    plan: RestorePlan | None = None
+    refused: str | None = None
+
+    @property
+    def revisions_per_second(self) -> float:
+        """Applied revisions per second of wall time."""
+        return self.revisions_applied / self.elapsed_seconds if self.elapsed_seconds else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data (gaps capped at 1,000, with the total)."""
+        return {
+            "archive": self.archive,
+            "target": self.target,
+            "engine": self.engine,
+            "dry_run": self.dry_run,
+            "shard": self.shard,
+            "block_cut": self.block_cut,
+            "started_after_block": self.started_after_block,
+            "last_block": self.last_block,
+            "completed": self.completed,
+            "batches": self.batches,
+            "retries": self.retries,
+            "revisions_applied": self.revisions_applied,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "revisions_per_second": round(self.revisions_per_second, 1),
+            "tables": [vars_of(t) for t in self.tables],
+            "gap_count": len(self.gaps),
+            "gaps": [vars_of(g) for g in self.gaps[:1000]],
+            "refused": self.refused,
+            "plan": None if self.plan is None else self.plan.to_json(),
+        }
+
+    def summary_lines(self) -> list[str]:
+        """A short human summary."""
+        verb = "would restore" if self.dry_run else "restored"
+        cut = "now" if self.block_cut is None else f"as of block {self.block_cut}"
+        lines = [f"{verb} {self.archive} into {self.target} ({self.engine}, {cut}, shard {self.shard})"]
+        for t in self.tables:
+            lines.append(
+                f"  {t.table_name} -> {t.target_table}: {t.documents:,} documents, "
+                f"{t.revisions:,} revisions, {t.deletes:,} deletes, {t.redactions:,} redactions, "
+                f"{t.duplicates_skipped:,} duplicates skipped, {t.gaps:,} gaps"
+            )
+        if self.gaps:
+            lines.append(f"  gaps ({len(self.gaps)}):")
+            lines.extend(f"    {g.describe()}" for g in self.gaps[:10])
+            if len(self.gaps) > 10:
+                lines.append(f"    ... and {len(self.gaps) - 10} more (see the JSON report)")
+        if self.refused:
+            lines.append(f"  the restore would be refused: {self.refused}")
+        if self.plan is not None and self.dry_run:
+            lines.append(
+                f"  {self.plan.revisions_to_apply:,} revisions to apply in {len(self.plan.chunks)} chunk(s)"
+            )
+            lines.append("  target DDL:")
+            lines.extend(f"    {s};" for s in self.plan.ddl)
+        if not self.dry_run:
+            state = "complete" if self.completed else "stopped"
+            lines.append(
+                f"  {state}: {self.revisions_applied:,} revisions in {self.batches:,} transactions, "
+                f"{self.elapsed_seconds:.1f} s ({self.revisions_per_second:,.0f}/s), {self.retries} retries; "
+                f"checkpoint at block {self.last_block}"
+            )
+        return lines
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    return table.to_pylist()  # type: ignore[no-any-return]
+
+
+def _query(engine: LocalEngine, name: str, params: Sequence[object]) -> pa.Table:
+    return engine.query(render_plan_query(name, database=LOCAL_DATABASE), params)
+
+
+def resolve_block_cut(engine: LocalEngine, options: RestoreOptions, now: dt.datetime) -> int:
+    """The last block to restore: --as-of-block, --as-of-time (or the settle window), or none."""
+    cut = NO_BLOCK_CUT if options.as_of_block is None else options.as_of_block
+    moments = [options.as_of_time] if options.as_of_time is not None else []
+    if options.incremental and options.settle is not None:
+        moments.append(now - options.settle)
+    for moment in moments:
+        naive = moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        found = _rows(_query(engine, "plan_block_for_time", [naive]))[0]["block_seq"]
+        cut = min(cut, -1 if found is None else int(found))
+    return cut
+
+
+def build_plan(
+    engine: LocalEngine, target: Target, options: RestoreOptions, *, start_after: int, block_cut: int
+) -> tuple[RestorePlan, dict[str, TableNames]]:
+    """Plan the restore on the local engine: counts, conflicts, gaps, chunks, names and DDL.
+
+    Raises:
+        RestoreError: an unknown table was selected, or the archive mixes ledgers.
+        IdentifierError: a table name the target cannot hold.
+    """
+    ledgers = _rows(engine.query(f"SELECT DISTINCT ledger FROM {LOCAL_DATABASE}.revisions"))
+    if len(ledgers) > 1:
+        found = ", ".join(sorted(str(r["ledger"]) for r in ledgers))
+        raise RestoreError(
+            f"the archive holds several ledgers ({found}); restore one archive prefix per ledger"
+        )
+    selection = list(options.tables)
+    tables = tuple(
+        TablePlan(
+            str(row.pop("table_name")),
+            **{k: int(v) for k, v in row.items()},
+        )
+        for row in _rows(_query(engine, "plan_tables", [block_cut, selection, selection]))
+    )
+    unknown = sorted(set(selection) - {t.table_name for t in tables})
+    if unknown:
+        known = ", ".join(t.table_name for t in tables) or "none"
+        raise RestoreError(
+            f"no revisions of table(s) {', '.join(map(repr, unknown))} in the archive (tables: {known})"
+        )
+    names = table_names([t.table_name for t in tables], target.capabilities.identifiers, options.table_map)
+    conflicts = tuple(
+        (r["table_name"], r["doc_id"], int(r["version"]))
+        for r in _rows(_query(engine, "plan_conflicts", [block_cut, selection, selection]))
+    )
+    gaps: list[Gap] = [
+        Gap(
+            "missing_versions",
+            r["table_name"],
+            r["doc_id"],
+            int(r["block_seq"]),
+            f"versions {r['first_missing']}-{r['last_missing']} missing before version {r['version']}",
+        )
+        for r in _rows(_query(engine, "plan_version_gaps", [block_cut, selection, selection]))
+    ]
+    gaps += [
+        Gap(
+            "unsummarised_revision",
+            r["table_name"],
+            r["doc_id"],
+            int(r["block_seq"]),
+            f"version {r['version']}: no block summary for block {r['block_seq']}",
+        )
+        for r in _rows(_query(engine, "plan_unsummarised", [block_cut, selection, selection]))
+    ]
+    gaps += [
+        Gap(
+            "missing_revision",
+            missing_revision_table(r["documents_json"], r["doc_id"]),
+            r["doc_id"],
+            int(r["block_seq"]),
+            f"revision {r['revision_hash']} listed by the block summary is not in the archive",
+        )
+        for r in _rows(_query(engine, "plan_missing_revisions", [block_cut]))
+    ]
+    chunks = tuple(
+        Chunk(int(r["first_block"]), int(r["last_block"]), int(r["revisions"]))
+        for r in _rows(
+            _query(
+                engine,
+                "plan_chunks",
+                [options.chunk_revisions, start_after, block_cut, selection, selection],
+            )
+        )
+    )
+    plan = RestorePlan(
+        tables=tables,
+        block_cut=block_cut,
+        gaps=keep_gaps(gaps, tables=selection, shard=options.shard),
+        conflicts=conflicts,
+        chunks=chunks,
+        start_after=start_after,
+        ddl=tuple(target.ddl([names[t.table_name] for t in tables], history=options.history)),
+    )
+    return plan, names
+
+
+def read_chunk(engine: LocalEngine, chunk: Chunk, options: RestoreOptions) -> tuple[list[RevisionRow], int]:
+    """The chunk's revisions in block order (this shard only), and how many were read in all."""
+    selection = list(options.tables)
+    table = _query(engine, "plan_revisions", [chunk.first_block, chunk.last_block, selection, selection])
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    rows: list[RevisionRow] = []
+    for i in range(table.num_rows):
+        doc_id = columns["doc_id"][i]
+        if not in_shard(doc_id, options.shard):
+            continue
+        data_json = columns["data_json"][i]
+        rows.append(
+            RevisionRow(
+                table_name=columns["table_name"][i],
+                doc_id=doc_id,
+                version=columns["version"][i],
+                block_seq=columns["block_seq"][i],
+                tx_id=columns["tx_id"][i],
+                tx_time=columns["tx_time"][i],
+                revision_hash=columns["revision_hash"][i],
+                data_hash=columns["data_hash"][i],
+                is_deleted=columns["is_deleted"][i],
+                is_redacted=columns["is_redacted"][i],
+                data_json=data_json,
+                content_hash=content_hash(data_json),
+            )
+        )
+    return rows, table.num_rows
+
+
+def apply_with_retry(
+    target: Target,
+    apply: Callable[[], None],
+    *,
+    max_retries: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run `apply` (one transaction), retrying transient errors with jittered exponential backoff.
+
+    Returns:
+        How many retries it took.
+
+    Raises:
+        TransientTargetError: still failing after `max_retries` attempts.
+        TerminalTargetError: at once.
+    """
+    attempt = 0
+    while True:
+        try:
+            apply()
+            return attempt
+        except TransientTargetError as exc:
+            attempt += 1
+            if attempt >= max_retries:
+                raise
+            delay = min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+            logger.warning("transient error, retrying", extra={"attempt": attempt, "reason": str(exc)})
+            sleep(delay)
+            try:
+                target.reconnect()
+            except TransientTargetError:
+                continue
+
+
+def run_restore(
+    archive: str | Path,
+    target_url: str,
+    options: RestoreOptions,
+    *,
+    endpoint_url: str | None = None,
+    progress: ProgressReporter = NULL_PROGRESS,
+    now: dt.datetime | None = None,
+) -> RestoreReport:
+    """Restore `archive` into the target at `target_url` (see the module docstring).
+
+    Raises:
+        ConflictError, GapError: the plan is refused (nothing was written).
+        CheckpointError: the target's checkpoint does not fit this run.
+        IdentifierError, UnsupportedTargetError, RestoreError: unusable input.
+        TargetError: the apply failed; the checkpoint names the last block applied.
+    """
+    started = time.perf_counter()
+    moment = now if now is not None else dt.datetime.now(dt.UTC)
+    identity = options.identity()
+    with LocalEngine.open(archive, endpoint_url=endpoint_url) as engine, open_target(target_url) as target:
+        saved = target.read_checkpoint(options.restore_id)
+        start_after = resume_point(saved, identity, resume=options.resume, incremental=options.incremental)
+        block_cut = resolve_block_cut(engine, options, moment)
+        plan, names = build_plan(engine, target, options, start_after=start_after, block_cut=block_cut)
+        refused = None
+        try:
+            check_plan(plan, allow_gaps=options.allow_gaps)
+        except (ConflictError, GapError) as exc:
+            if not options.dry_run:
+                raise
+            refused = str(exc)
+        report = RestoreReport(
+            archive=redact_url(str(archive)),
+            target=redact_url(target_url),
+            engine=target.capabilities.engine,
+            dry_run=options.dry_run,
+            shard=format_shard(options.shard),
+            block_cut=None if block_cut == NO_BLOCK_CUT else block_cut,
+            started_after_block=start_after,
+            last_block=start_after,
+            completed=False,
+            gaps=list(plan.gaps),
+            plan=plan,
+            refused=refused,
+        )
+        per_table = {
+            t.table_name: TableReport(
+                t.table_name, names[t.table_name].current, duplicates_skipped=t.duplicate_copies
+            )
+            for t in plan.tables
+        }
+        report.tables = list(per_table.values())
+        for gap in plan.gaps:
+            if gap.table_name in per_table:
+                per_table[gap.table_name].gaps += 1
+        if options.dry_run:
+            for t in plan.tables:
+                entry = per_table[t.table_name]
+                entry.documents, entry.revisions, entry.deletes, entry.redactions = (
+                    t.documents,
+                    t.revisions,
+                    t.deletes,
+                    t.redactions,
+                )
+            report.elapsed_seconds = time.perf_counter() - started
+            return report
+        target.ensure_schema([names[t.table_name] for t in plan.tables], history=options.history)
+        documents: dict[str, set[str]] = {t.table_name: set() for t in plan.tables}
+        progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
+        last_block = start_after
+        try:
+            for chunk in plan.chunks:
+                rows, read = read_chunk(engine, chunk, options)
+                for batch in split_batches(rows, options.batch_revisions):
+                    checkpoint = Checkpoint(
+                        restore_id=options.restore_id,
+                        identity=identity,
+                        last_block_seq=batch.last_block_seq,
+                        completed=False,
+                    )
+                    report.retries += apply_with_retry(
+                        target,
+                        lambda b=batch, c=checkpoint: target.apply(b, names, c, history=options.history),  # type: ignore[misc]
+                        max_retries=options.max_retries,
+                    )
+                    report.batches += 1
+                    report.revisions_applied += len(batch.rows)
+                    for table, effects in batch_effects(batch.rows).items():
+                        entry = per_table[table]
+                        entry.revisions += len(effects.history)
+                        entry.deletes += sum(1 for r in effects.history if r.is_deleted)
+                        entry.redactions += sum(1 for r in effects.history if r.is_redacted)
+                        documents[table].update(r.doc_id for r in effects.history)
+                last_block = chunk.last_block
+                report.last_block = last_block
+                progress.advance(read)
+            final = Checkpoint(
+                restore_id=options.restore_id, identity=identity, last_block_seq=last_block, completed=True
+            )
+            apply_with_retry(target, lambda: target.save_checkpoint(final), max_retries=options.max_retries)
+            report.completed = True
+        finally:
+            progress.finish()
+            for table, docs in documents.items():
+                per_table[table].documents = len(docs)
+            report.elapsed_seconds = time.perf_counter() - started
+        return report

@@ -1,0 +1,152 @@
+"""The target contract: what every database the restore writes to must do, and its capabilities.
+
+A target owns one connection. `apply` is the whole write path: for one batch of whole blocks it
+upserts tombstones, upserts current rows under the version guard, deletes current rows below a
+tombstone, writes history rows and the checkpoint row, all in one transaction (see
+`restore.batch` for why that converges). Errors leave as `TransientTargetError` (retry after
+`reconnect`) or `TerminalTargetError` (stop), decided by the engine's classifier.
+
+Tables (names from `restore.identifiers`, only ever through ``capabilities.quote``):
+
+- current ``T``: doc_id (primary key), version, block_seq, tx_time, data (JSON), content_hash;
+- history ``T_history`` (``--history``): primary key (doc_id, version), block_seq, tx_id,
+  tx_time, is_deleted, is_redacted, revision_hash, data_hash, data, content_hash;
+- ``qldb_restore_tombstones``: (table_name, doc_id) primary key, version, block_seq, tx_time;
+- ``qldb_restore_checkpoint``: restore_id primary key, format_version, identity (JSON),
+  last_block_seq, completed, updated_at.
+
+One unique key per table (the primary key): MySQL's upsert can pick the wrong row otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from restore.batch import RevisionBatch
+    from restore.checkpoint import Checkpoint
+    from restore.identifiers import IdentifierRules, TableNames
+
+__all__ = ["CurrentRow", "HistoryRow", "Target", "TargetCapabilities"]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetCapabilities:
+    """What an engine accepts and how names enter its SQL.
+
+    Attributes:
+        engine: ``sqlite``, ``mysql`` or ``postgresql``.
+        identifiers: the table-name rules.
+        quote: the only way a table name enters SQL.
+        bulk_load: how batches reach the server (for the report): ``executemany``, ``COPY``...
+    """
+
+    engine: str
+    identifiers: IdentifierRules
+    quote: Callable[[str], str]
+    bulk_load: str
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRow:
+    """One row of a current table, read back (tests, parity).
+
+    Attributes:
+        doc_id: the document id.
+        version: its version.
+        block_seq: the block of that version.
+        tx_time: its commit time, UTC (naive).
+        data: the parsed JSON data; None when the version was redacted.
+        content_hash: as stored.
+    """
+
+    doc_id: str
+    version: int
+    block_seq: int
+    tx_time: dt.datetime
+    data: Any
+    content_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One row of a history table, read back (tests, parity)."""
+
+    doc_id: str
+    version: int
+    block_seq: int
+    tx_id: str
+    tx_time: dt.datetime
+    is_deleted: bool
+    is_redacted: bool
+    revision_hash: str
+    data_hash: str | None
+    data: Any
+    content_hash: str | None
+
+
+class Target(ABC):
+    """A database the restore writes to. Use as a context manager; `close` releases it."""
+
+    capabilities: ClassVar[TargetCapabilities]
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @abstractmethod
+    def ddl(self, names: Sequence[TableNames], *, history: bool) -> list[str]:
+        """The CREATE TABLE statements (IF NOT EXISTS) for these tables, for ``--dry-run``."""
+
+    @abstractmethod
+    def ensure_schema(self, names: Sequence[TableNames], *, history: bool) -> None:
+        """Create the tables that are missing (idempotent)."""
+
+    @abstractmethod
+    def read_checkpoint(self, restore_id: str) -> Checkpoint | None:
+        """The saved checkpoint of this restore, or None (also when the table does not exist yet)."""
+
+    @abstractmethod
+    def apply(
+        self,
+        batch: RevisionBatch,
+        names: Mapping[str, TableNames],
+        checkpoint: Checkpoint,
+        *,
+        history: bool,
+    ) -> None:
+        """Apply one batch and write `checkpoint`, in one transaction; roll back on any error.
+
+        Raises:
+            TransientTargetError: worth retrying after `reconnect`.
+            TerminalTargetError: stop; names the blocks (or document and version) at fault.
+        """
+
+    @abstractmethod
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Write a checkpoint on its own, in its own transaction (a run with nothing left to apply)."""
+
+    @abstractmethod
+    def fetch_current(self, names: TableNames) -> Iterator[CurrentRow]:
+        """Every row of a current table, by doc_id."""
+
+    @abstractmethod
+    def fetch_history(self, names: TableNames) -> Iterator[HistoryRow]:
+        """Every row of a history table, by doc_id and version."""
+
+    @abstractmethod
+    def reconnect(self) -> None:
+        """Drop the connection (it may be broken) and open a new one."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection."""
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,296 @@
+"""SQLite: the embedded default target (``sqlite:///relative/path.db``, ``sqlite:////abs/path.db``).
+
+The standard library's sqlite3; batches go in with ``executemany`` inside one ``BEGIN
+IMMEDIATE`` transaction, in WAL mode (a killed process loses nothing committed). JSON is TEXT
+(SQLite's JSON functions read it); times are ISO text in UTC, which sorts as time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from restore.batch import RevisionBatch, batch_effects
+from restore.checkpoint import Checkpoint, RunIdentity
+from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
+from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
+from restore.targets.base import CurrentRow, HistoryRow, Target, TargetCapabilities
+
+__all__ = ["SqliteTarget", "classify", "quote", "sqlite_path"]
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for SQLite.
+
+    >>> quote('we"ird')
+    '"we""ird"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sqlite_path(url: str) -> Path:
+    """The database file of a ``sqlite:///`` URL (three slashes: relative, four: absolute).
+
+    >>> sqlite_path("sqlite:///restored.db")
+    PosixPath('restored.db')
+    >>> sqlite_path("sqlite:////tmp/restored.db")
+    PosixPath('/tmp/restored.db')
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/") or parts.path == "/":
+        raise UnsupportedTargetError(
+            f"not a SQLite URL: {url!r}; write sqlite:///relative/file.db or sqlite:////absolute/file.db"
+        )
+    return Path(unquote(parts.path[1:]))
+
+
+def classify(exc: sqlite3.Error, where: str) -> TransientTargetError | TerminalTargetError:
+    """A locked or busy database is worth retrying; anything else stops the restore."""
+    message = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+        return TransientTargetError(message, where=where)
+    return TerminalTargetError(f"{type(exc).__name__}: {message}", where=where)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="milliseconds")
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+class SqliteTarget(Target):
+    """A SQLite database file; created when missing."""
+
+    capabilities: ClassVar[TargetCapabilities] = TargetCapabilities(
+        engine="sqlite",
+        identifiers=IdentifierRules(max_length=1024),
+        quote=quote,
+        bulk_load="executemany",
+    )
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.path = sqlite_path(url)
+        self._con = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path.parent != Path() and not self.path.parent.is_dir():
+            raise UnsupportedTargetError(f"no folder {str(self.path.parent)!r} for the SQLite database")
+        con = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
+    def ddl(self, names: Sequence[TableNames], *, history: bool) -> list[str]:
+        """CREATE TABLE IF NOT EXISTS for the current, history and bookkeeping tables."""
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {quote(CHECKPOINT_TABLE)} (restore_id TEXT PRIMARY KEY, "
+            "format_version INTEGER NOT NULL, identity TEXT NOT NULL, last_block_seq INTEGER NOT NULL, "
+            "completed INTEGER NOT NULL, updated_at TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {quote(TOMBSTONE_TABLE)} (table_name TEXT NOT NULL, "
+            "doc_id TEXT NOT NULL, version INTEGER NOT NULL, block_seq INTEGER NOT NULL, "
+            "tx_time TEXT NOT NULL, PRIMARY KEY (table_name, doc_id))",
+        ]
+        for n in names:
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {quote(n.current)} (doc_id TEXT PRIMARY KEY, "
+                "version INTEGER NOT NULL, block_seq INTEGER NOT NULL, tx_time TEXT NOT NULL, "
+                "data TEXT, content_hash TEXT)"
+            )
+            if history:
+                statements.append(
+                    f"CREATE TABLE IF NOT EXISTS {quote(n.history)} (doc_id TEXT NOT NULL, "
+                    "version INTEGER NOT NULL, block_seq INTEGER NOT NULL, tx_id TEXT NOT NULL, "
+                    "tx_time TEXT NOT NULL, is_deleted INTEGER NOT NULL, is_redacted INTEGER NOT NULL, "
+                    "revision_hash TEXT NOT NULL, data_hash TEXT, data TEXT, content_hash TEXT, "
+                    "PRIMARY KEY (doc_id, version))"
+                )
+        return statements
+
+    def ensure_schema(self, names: Sequence[TableNames], *, history: bool) -> None:
+        """Create the missing tables in one transaction."""
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+            for statement in self.ddl(names, history=history):
+                self._con.execute(statement)
+            self._con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise classify(exc, "creating tables") from None
+
+    def read_checkpoint(self, restore_id: str) -> Checkpoint | None:
+        """The saved checkpoint row, if the table and the row exist."""
+        try:
+            row = self._con.execute(
+                f"SELECT restore_id, identity, last_block_seq, completed, format_version, updated_at "
+                f"FROM {quote(CHECKPOINT_TABLE)} WHERE restore_id = ?",
+                (restore_id,),
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise classify(exc, "reading the checkpoint") from None
+        if row is None:
+            return None
+        return Checkpoint(
+            restore_id=row[0],
+            identity=RunIdentity.from_json(row[1]),
+            last_block_seq=row[2],
+            completed=bool(row[3]),
+            format_version=row[4],
+            updated_at=_time(row[5]),
+        )
+
+    def apply(
+        self,
+        batch: RevisionBatch,
+        names: Mapping[str, TableNames],
+        checkpoint: Checkpoint,
+        *,
+        history: bool,
+    ) -> None:
+        """Tombstones, guarded upserts, deletes below tombstones, history, checkpoint: one transaction."""
+        con = self._con
+        tomb = quote(TOMBSTONE_TABLE)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            for table, effects in batch_effects(batch.rows).items():
+                n = names[table]
+                cur = quote(n.current)
+                con.executemany(
+                    f"INSERT INTO {tomb} (table_name, doc_id, version, block_seq, tx_time) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (table_name, doc_id) DO UPDATE SET "
+                    "block_seq = excluded.block_seq, tx_time = excluded.tx_time, version = excluded.version "
+                    f"WHERE excluded.version > {tomb}.version",
+                    [(table, r.doc_id, r.version, r.block_seq, _iso(r.tx_time)) for r in effects.tombstones],
+                )
+                con.executemany(
+                    f"DELETE FROM {cur} WHERE doc_id = ? AND version < ?",
+                    [(r.doc_id, r.version) for r in effects.tombstones],
+                )
+                con.executemany(
+                    f"INSERT INTO {cur} (doc_id, version, block_seq, tx_time, data, content_hash) "
+                    f"SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM {tomb} "
+                    "WHERE table_name = ? AND doc_id = ? AND version > ?) "
+                    "ON CONFLICT (doc_id) DO UPDATE SET block_seq = excluded.block_seq, "
+                    "tx_time = excluded.tx_time, data = excluded.data, content_hash = excluded.content_hash, "
+                    f"version = excluded.version WHERE excluded.version > {cur}.version "
+                    f"OR (excluded.version = {cur}.version AND excluded.data IS NULL "
+                    f"AND {cur}.data IS NOT NULL)",
+                    [
+                        (
+                            r.doc_id,
+                            r.version,
+                            r.block_seq,
+                            _iso(r.tx_time),
+                            r.data_json,
+                            r.content_hash,
+                            table,
+                            r.doc_id,
+                            r.version,
+                        )
+                        for r in effects.upserts
+                    ],
+                )
+                if history:
+                    hist = quote(n.history)
+                    con.executemany(
+                        f"INSERT INTO {hist} (doc_id, version, block_seq, tx_id, tx_time, is_deleted, "
+                        "is_redacted, revision_hash, data_hash, data, content_hash) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (doc_id, version) DO UPDATE SET "
+                        "data = NULL, content_hash = NULL, data_hash = excluded.data_hash, is_redacted = 1 "
+                        f"WHERE excluded.is_redacted = 1 AND {hist}.is_redacted = 0",
+                        [
+                            (
+                                r.doc_id,
+                                r.version,
+                                r.block_seq,
+                                r.tx_id,
+                                _iso(r.tx_time),
+                                int(r.is_deleted),
+                                int(r.is_redacted),
+                                r.revision_hash,
+                                r.data_hash,
+                                r.data_json,
+                                r.content_hash,
+                            )
+                            for r in effects.history
+                        ],
+                    )
+            self._write_checkpoint(checkpoint)
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise classify(exc, batch.where) from None
+
+    def _write_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._con.execute(
+            f"INSERT INTO {quote(CHECKPOINT_TABLE)} (restore_id, format_version, identity, last_block_seq, "
+            "completed, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (restore_id) DO UPDATE SET "
+            "format_version = excluded.format_version, identity = excluded.identity, "
+            "last_block_seq = excluded.last_block_seq, completed = excluded.completed, "
+            "updated_at = excluded.updated_at",
+            (
+                checkpoint.restore_id,
+                checkpoint.format_version,
+                checkpoint.identity.to_json(),
+                checkpoint.last_block_seq,
+                int(checkpoint.completed),
+                _iso(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
+            ),
+        )
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Write a checkpoint on its own (the end of a run with nothing left to apply)."""
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+            self._write_checkpoint(checkpoint)
+            self._con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise classify(exc, "writing the checkpoint") from None
+
+    def _rollback(self) -> None:
+        if self._con.in_transaction:
+            self._con.execute("ROLLBACK")
+
+    def fetch_current(self, names: TableNames) -> Iterator[CurrentRow]:
+        """Every current row, by doc_id."""
+        rows = self._con.execute(
+            f"SELECT doc_id, version, block_seq, tx_time, data, content_hash FROM {quote(names.current)} "
+            "ORDER BY doc_id"
+        )
+        for r in rows:
+            yield CurrentRow(r[0], r[1], r[2], _time(r[3]), _json(r[4]), r[5])
+
+    def fetch_history(self, names: TableNames) -> Iterator[HistoryRow]:
+        """Every history row, by doc_id and version."""
+        rows = self._con.execute(
+            "SELECT doc_id, version, block_seq, tx_id, tx_time, is_deleted, is_redacted, revision_hash, "
+            f"data_hash, data, content_hash FROM {quote(names.history)} ORDER BY doc_id, version"
+        )
+        for r in rows:
+            yield HistoryRow(
+                r[0], r[1], r[2], r[3], _time(r[4]), bool(r[5]), bool(r[6]), r[7], r[8], _json(r[9]), r[10]
+            )
+
+    def reconnect(self) -> None:
+        """Close and reopen the database file."""
+        self.close()
+        self._con = self._connect()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._con.close()
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

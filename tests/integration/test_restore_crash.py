@@ -1,0 +1,79 @@
+"""Crash test: SIGKILL the restore at random points, resume, and reach the ground truth every time."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from restore.targets import open_target
+from tests.integration.test_restore_acceptance import assert_current_equals, expected_current
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import SimulatedArchive
+
+RUNS = 10
+
+
+def _restore(archive: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "qldb_archive",
+        "restore",
+        str(archive),
+        url,
+        "--history",
+        "--batch-size",
+        "8",
+        "-q",
+        *extra,
+    ]
+    return subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONHASHSEED": "0"}
+    )
+
+
+def _checkpoint_block(url: str) -> int:
+    try:
+        with open_target(url) as target:
+            saved = target.read_checkpoint("restore")
+    except Exception:  # the first run may not have created the tables yet
+        return -1
+    return -1 if saved is None else saved.last_block_seq
+
+
+def test_sigkill_at_random_points_then_resume(simulated_archive: SimulatedArchive, target_url: str) -> None:
+    truth = simulated_archive.truth("history")
+    blocks = sorted({t["block_seq"] for t in truth})
+    rng = random.Random(20261125)
+    killed_midway = 0
+    for run in range(RUNS):
+        # GIVEN a restore killed once its checkpoint passes a random block
+        threshold = rng.choice(blocks[len(blocks) // 10 : -len(blocks) // 10])
+        extra = ("--resume",) if run > 0 else ()
+        proc = _restore(simulated_archive.archive, target_url, *extra)
+        while proc.poll() is None and _checkpoint_block(target_url) < threshold:
+            time.sleep(0.002)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed_midway += 1
+        proc.wait()
+        # WHEN it is resumed (the next loop's first step does the same, from another point)
+        if run == 0 and _checkpoint_block(target_url) == -1:
+            continue
+    final = _restore(simulated_archive.archive, target_url, "--resume")
+    _, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err.decode()
+    # THEN the final state equals the truth
+    with open_target(target_url) as target:
+        assert_current_equals(target, expected_current(truth))
+        saved = target.read_checkpoint("restore")
+        assert saved is not None
+        assert saved.completed
+    assert killed_midway >= RUNS // 2, f"only {killed_midway} of {RUNS} runs were killed before they finished"
