@@ -58,6 +58,12 @@ logger = logging.getLogger(__name__)
 LOCAL_DATABASE: Final = "main"
 """The database name the views are rendered with locally (DuckDB's default schema)."""
 
+TRINO_MACROS: Final = (
+    # Trino built-ins DuckDB lacks, defined with Trino's meaning so the .sql files stay Athena SQL.
+    "CREATE MACRO from_base(s, b) AS CASE WHEN b = 16 THEN CAST('0x' || s AS UBIGINT) "
+    "ELSE error('from_base: only base 16 on the local engine') END",
+)
+
 _RAW: Final = "revisions_parquet"
 _RAW_BLOCKS: Final = "blocks_parquet"
 
@@ -159,6 +165,8 @@ class LocalEngine:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET python_enable_replacements = false")  # never read the caller's Python variables
+        for macro in TRINO_MACROS:
+            con.execute(macro)
         con.register(_RAW, revisions_dataset(archive, endpoint_url=endpoint_url))
         con.execute(_table_view_sql(REVISIONS_TABLE, revisions_columns(), _RAW))
         con.register(_RAW_BLOCKS, blocks_dataset(archive, endpoint_url=endpoint_url))

@@ -461,6 +461,67 @@ def restore(
     raise typer.Exit(ExitCode.CHECK_FAILED if result.refused else ExitCode.OK)
 
 
+@app.command()
+def parity(
+    archive: Annotated[str, typer.Argument(help="The Parquet archive: a folder or s3://bucket/prefix.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="The restored or replicated database: sqlite:///, mysql:// or postgresql:// URL."
+        ),
+    ],
+    table: Annotated[
+        list[str] | None, typer.Option("--table", "-t", help="Check only this QLDB table (repeatable).")
+    ] = None,
+    table_map: Annotated[
+        list[str] | None, typer.Option(help="QLDB_NAME=target_name, as given to restore (repeatable).")
+    ] = None,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            help="Also compare every document's JSON (canonical: key order and spaces ignored), to catch "
+            "data changed without its content_hash. Reads every row: slower."
+        ),
+    ] = False,
+    max_ids: Annotated[int, typer.Option(min=0, help="Differences listed per table in the report.")] = 100,
+    report: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Prove TARGET equals the archive's current state. Exit 0 equal, 1 differs, 2 unusable input.
+
+    Compares counts, then checksums of 256 hash buckets of document ids computed inside each
+    database, then only the rows of buckets that differ: missing, extra, stale version, content
+    differs, newer in the target. What the scheduled parity job runs.
+
+    Example: qldb-archive parity ./archive postgresql://postgres@127.0.0.1/test --json
+    """
+    from restore.identifiers import parse_table_map
+    from restore.parity import check_parity
+
+    with cli_errors():
+        result = check_parity(
+            archive,
+            target,
+            tables=tuple(table or ()),
+            table_map=parse_table_map(table_map or ()),
+            deep=deep,
+            max_ids=max_ids,
+            endpoint_url=endpoint_url,
+            progress=progress_for(sys.stderr, quiet=quiet or json_out),
+        )
+    doc = result.to_json()
+    if report is not None:
+        report.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    if json_out:
+        echo_json(doc)
+    else:
+        for line in result.summary_lines():
+            typer.echo(line)
+    raise typer.Exit(ExitCode.OK if result.equal else ExitCode.CHECK_FAILED)
+
+
 athena_app = typer.Typer(
     help="Athena: print or deploy the tables, views and named queries.", no_args_is_help=True
 )

@@ -23,6 +23,10 @@ PLAN_QUERIES: Final[tuple[str, ...]] = (
     "plan_block_for_time",
     "plan_chunks",
     "plan_revisions",
+    "parity_buckets",
+    "parity_rows",
+    "parity_counts",
+    "parity_documents",
 )
 
 

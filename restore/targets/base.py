@@ -31,7 +31,27 @@ if TYPE_CHECKING:
     from restore.checkpoint import Checkpoint
     from restore.identifiers import IdentifierRules, TableNames
 
-__all__ = ["CurrentRow", "HistoryRow", "Target", "TargetCapabilities"]
+__all__ = ["CurrentRow", "HistoryRow", "SqlDialect", "Target", "TargetCapabilities"]
+
+
+@dataclass(frozen=True, slots=True)
+class SqlDialect:
+    """The few SQL spellings the parity check needs, per engine (parameters never inlined).
+
+    Attributes:
+        placeholder: the driver's parameter marker (``?`` or ``%s``).
+        md5_int32: SQL for the 32-bit integer read from 8 hex digits of MD5(expr), starting at a
+            1-based offset: what ``from_base(substr(to_hex(md5(...)), offset, 8), 16)`` is in Athena.
+        concat: SQL concatenating SQL expressions as text.
+        int_to_text: SQL casting an integer expression to its decimal text.
+        int_div: SQL dividing an integer expression by a positive integer constant, rounding down.
+    """
+
+    placeholder: str
+    md5_int32: Callable[[str, int], str]
+    concat: Callable[[Sequence[str]], str]
+    int_to_text: Callable[[str], str]
+    int_div: Callable[[str, int], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +63,14 @@ class TargetCapabilities:
         identifiers: the table-name rules.
         quote: the only way a table name enters SQL.
         bulk_load: how batches reach the server (for the report): ``executemany``, ``COPY``...
+        dialect: the SQL spellings of the parity check.
     """
 
     engine: str
     identifiers: IdentifierRules
     quote: Callable[[str], str]
     bulk_load: str
+    dialect: SqlDialect
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +158,14 @@ class Target(ABC):
     @abstractmethod
     def fetch_history(self, names: TableNames) -> Iterator[HistoryRow]:
         """Every row of a history table, by doc_id and version."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Run one read-only statement (the parity check's) and return its rows.
+
+        Raises:
+            TargetError: classified as for `apply`; the connection is usable afterwards.
+        """
 
     @abstractmethod
     def reconnect(self) -> None:

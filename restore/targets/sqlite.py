@@ -8,6 +8,7 @@ IMMEDIATE`` transaction, in WAL mode (a killed process loses nothing committed).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +20,7 @@ from restore.batch import RevisionBatch, batch_effects
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
-from restore.targets.base import CurrentRow, HistoryRow, Target, TargetCapabilities
+from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
 
 __all__ = ["SqliteTarget", "classify", "quote", "sqlite_path"]
 
@@ -57,6 +58,27 @@ def classify(exc: sqlite3.Error, where: str) -> TransientTargetError | TerminalT
     return TerminalTargetError(f"{type(exc).__name__}: {message}", where=where)
 
 
+def md5_int32(text: str | None, offset: int) -> int | None:
+    """The parity hash, registered as the SQL function ``qldb_md5_int32`` (SQLite has no MD5).
+
+    >>> md5_int32("abc", 1)
+    2416005272
+    """
+    if text is None:
+        return None
+    digest = hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return int(digest[offset - 1 : offset + 7], 16)
+
+
+DIALECT = SqlDialect(
+    placeholder="?",
+    md5_int32=lambda expr, offset: f"qldb_md5_int32({expr}, {int(offset)})",
+    concat=lambda parts: "(" + " || ".join(parts) + ")",
+    int_to_text=lambda expr: f"CAST({expr} AS TEXT)",
+    int_div=lambda expr, width: f"({expr} / {int(width)})",
+)
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.isoformat(sep=" ", timespec="milliseconds")
 
@@ -73,6 +95,7 @@ class SqliteTarget(Target):
         identifiers=IdentifierRules(max_length=1024),
         quote=quote,
         bulk_load="executemany",
+        dialect=DIALECT,
     )
 
     def __init__(self, url: str) -> None:
@@ -83,7 +106,9 @@ class SqliteTarget(Target):
     def _connect(self) -> sqlite3.Connection:
         if self.path.parent != Path() and not self.path.parent.is_dir():
             raise UnsupportedTargetError(f"no folder {str(self.path.parent)!r} for the SQLite database")
-        con = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        # check_same_thread off: the parity check reads from a worker thread, one call at a time
+        con = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        con.create_function("qldb_md5_int32", 2, md5_int32, deterministic=True)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         return con
@@ -281,6 +306,13 @@ class SqliteTarget(Target):
             yield HistoryRow(
                 r[0], r[1], r[2], r[3], _time(r[4]), bool(r[5]), bool(r[6]), r[7], r[8], _json(r[9]), r[10]
             )
+
+    def query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Run one read-only statement."""
+        try:
+            return self._con.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as exc:
+            raise classify(exc, "reading for the parity check") from None
 
     def reconnect(self) -> None:
         """Close and reopen the database file."""
