@@ -122,7 +122,7 @@ def batch_effects(rows: Sequence[RevisionRow]) -> dict[str, TableEffects]:
         tombstones = _newest(r for r in table_rows if r.is_deleted)
         deleted_at = {t.doc_id: t.version for t in tombstones}
         upserts = _newest(
-            r for r in table_rows if not r.is_deleted and r.version < deleted_at.get(r.doc_id, 1 << 62)
+            r for r in table_rows if not r.is_deleted and r.version > deleted_at.get(r.doc_id, -1)
         )
         unique: dict[tuple[str, int], RevisionRow] = {}
         for row in table_rows:
