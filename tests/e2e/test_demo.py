@@ -1,7 +1,8 @@
-"""The README's first command, end to end at a small size: simulate, archive, verify."""
+"""The README's first command, end to end at a small size: simulate, archive, restore, verify."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -17,7 +18,7 @@ def test_demo_runs_every_step_and_passes(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--revisions", "400", "--quiet"])
     # THEN every step reports success, and each output is where it says
     assert result.exit_code == 0, result.output
-    for step in ("1. simulate", "2. archive", "3. verify the kinesis", "4. verify the export"):
+    for step in ("1. simulate", "2. archive", "3. restore", "4. verify the kinesis", "5. verify the export"):
         assert step in result.output
     assert result.output.rstrip().endswith("all checks passed")
     assert (out / "truth" / "summary.json").is_file()
@@ -28,3 +29,7 @@ def test_demo_runs_every_step_and_passes(tmp_path: Path) -> None:
         (d, v) for d, v in zip(*(revisions.column(c).to_pylist() for c in ("doc_id", "version")), strict=True)
     }
     assert len(distinct) == 400  # every revision archived once or more (duplicates are delivered)
+    with sqlite3.connect(out / "restored.db") as db:  # the restore's history holds each revision once
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE name LIKE '%_history'")]
+        restored = sum(db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
+    assert restored == 400

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,8 +90,7 @@ def s3_bucket(s3_endpoint_url: str, aws_credentials: None) -> Iterator[str]:
 def _no_server(what: str, url: str, exc: BaseException, variable: str) -> None:
     first_line = str(exc).splitlines()[0] if str(exc) else ""
     message = (
-        f"no {what} at {redact_url(url)} ({type(exc).__name__}: {first_line}); "
-        f"start it or set {variable}"
+        f"no {what} at {redact_url(url)} ({type(exc).__name__}: {first_line}); start it or set {variable}"
     )
     if os.environ.get("CI") == "true":
         pytest.fail(message)
@@ -105,31 +104,43 @@ def sqlite_url(tmp_path: Any) -> str:
 
 
 @pytest.fixture
-def postgresql_url() -> Iterator[str]:
-    """A fresh schema in the running PostgreSQL, first on the search path of the URL given."""
+def new_postgresql_url() -> Iterator[Callable[[], str]]:
+    """Make fresh schemas in the running PostgreSQL, each first on its URL's search path; dropped after."""
     import psycopg
     from psycopg import sql
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
         conn = psycopg.connect(POSTGRESQL_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         _no_server("PostgreSQL", POSTGRESQL_URL, exc, "QLDB_ARCHIVE_TEST_POSTGRESQL_URL")
         raise AssertionError("unreachable") from exc
-    with conn:
+    schemas: list[str] = []
+
+    def make() -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        schemas.append(schema)
         separator = "&" if "?" in POSTGRESQL_URL else "?"
-        yield f"{POSTGRESQL_URL}{separator}options=-csearch_path%3D{schema}"
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        return f"{POSTGRESQL_URL}{separator}options=-csearch_path%3D{schema}"
+
+    with conn:
+        yield make
+        for schema in schemas:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture
-def mysql_url() -> Iterator[str]:
-    """A fresh database in the running MariaDB (or MySQL), dropped after the test."""
+def postgresql_url(new_postgresql_url: Callable[[], str]) -> str:
+    """A fresh schema in the running PostgreSQL, first on the search path of the URL given."""
+    return new_postgresql_url()
+
+
+@pytest.fixture
+def new_mysql_url() -> Iterator[Callable[[], str]]:
+    """Make fresh databases in the running MariaDB (or MySQL); all dropped after the test."""
     import pymysql
 
     parts = urlsplit(MYSQL_URL)
-    database = f"t_{uuid.uuid4().hex[:12]}"
     try:
         conn = pymysql.connect(
             host=parts.hostname or "127.0.0.1",
@@ -142,14 +153,42 @@ def mysql_url() -> Iterator[str]:
     except pymysql.err.OperationalError as exc:
         _no_server("MariaDB/MySQL", MYSQL_URL, exc, "QLDB_ARCHIVE_TEST_MYSQL_URL")
         raise AssertionError("unreachable") from exc
-    try:
+    databases: list[str] = []
+
+    def make() -> str:
+        database = f"t_{uuid.uuid4().hex[:12]}"
         with conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        yield urlunsplit(parts._replace(path=f"/{database}"))
+        databases.append(database)
+        return urlunsplit(parts._replace(path=f"/{database}"))
+
+    try:
+        yield make
         with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+            for database in databases:
+                cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
     finally:
         conn.close()
+
+
+@pytest.fixture
+def mysql_url(new_mysql_url: Callable[[], str]) -> str:
+    """A fresh database in the running MariaDB (or MySQL), dropped after the test."""
+    return new_mysql_url()
+
+
+@pytest.fixture
+def new_sqlite_url(tmp_path: Path) -> Callable[[], str]:
+    """Make fresh SQLite database files in the test's own folder."""
+    counter = iter(range(1_000_000))
+    return lambda: f"sqlite:///{tmp_path}/restore-{next(counter)}.db"
+
+
+@pytest.fixture(params=["sqlite", "mysql", "postgresql"])
+def new_target_url(request: pytest.FixtureRequest) -> Callable[[], str]:
+    """For each restore target in turn, a maker of fresh, empty databases of that engine."""
+    make: Callable[[], str] = request.getfixturevalue(f"new_{request.param}_url")
+    return make
 
 
 @pytest.fixture(params=["sqlite", "mysql", "postgresql"])

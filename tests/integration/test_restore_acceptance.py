@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,16 +117,12 @@ def test_full_restore_equals_truth_and_views(simulated_archive: SimulatedArchive
 
 
 def test_point_in_time_at_random_blocks(
-    simulated_archive: SimulatedArchive, target_url: str, tmp_path: Path
+    simulated_archive: SimulatedArchive, new_target_url: Callable[[], str]
 ) -> None:
     truth = simulated_archive.truth("history")
     blocks = sorted({t["block_seq"] for t in truth})
     for n in random.Random(5).sample(blocks, 5):
-        url = (
-            target_url if target_url.startswith(("mysql", "postgres")) else f"sqlite:///{tmp_path}/at-{n}.db"
-        )
-        with open_target(url) as target:  # a fresh target per point in time: drop what a previous one wrote
-            _drop_all(target)
+        url = new_target_url()  # a fresh database per point in time
         run_restore(simulated_archive.archive, url, RestoreOptions(as_of_block=n))
         with open_target(url) as target:
             assert_current_equals(target, expected_current(truth, n))
@@ -140,19 +137,6 @@ def test_as_of_time_equals_the_block_committed_by_then(
     expected = expected_current([t for t in truth if utc(t["tx_time"]) <= moment])
     with open_target(sqlite_url) as target:
         assert_current_equals(target, expected)
-
-
-def _drop_all(target: Target) -> None:
-    """Drop the restore's tables (servers keep one schema per test, reused across points in time)."""
-    con: Any = target._con  # type: ignore[attr-defined]
-    names = table_names(TABLES, target.capabilities.identifiers)
-    quote = target.capabilities.quote
-    tables = [n.current for n in names.values()] + ["qldb_restore_checkpoint", "qldb_restore_tombstones"]
-    cur = con.cursor()
-    for name in tables:
-        cur.execute(f"DROP TABLE IF EXISTS {quote(name)}")
-    if target.capabilities.engine == "postgresql":
-        con.commit()
 
 
 def _archive_without(simulated: SimulatedArchive, tmp_path: Path, doc_id: str, version: int) -> Path:
