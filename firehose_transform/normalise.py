@@ -74,7 +74,7 @@ summaries), and of the Kinesis (else Firehose) arrival for CONTROL records, whic
 
 from __future__ import annotations
 
-import base64
+import binascii
 import datetime as dt
 import json
 import math
@@ -82,14 +82,15 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any, Final, TypedDict
+from typing import Any, Final, NamedTuple, TypedDict
 
+import orjson
 from amazon.ion import simpleion
-from amazon.ion.core import IonType, TimestampPrecision
+from amazon.ion.core import IonType, Timestamp, TimestampPrecision
 from amazon.ion.simple_types import (
     IonPyBool,
     IonPyBytes,
@@ -104,6 +105,7 @@ from amazon.ion.simple_types import (
     IonPyText,
     IonPyTimestamp,
 )
+from amazon.ion.symbols import SymbolToken
 
 from firehose_transform.errors import TransformError
 from firehose_transform.schema import (
@@ -137,6 +139,7 @@ __all__ = [
     "ledger_from_arn",
     "millis_to_iso",
     "normalise_payload",
+    "rows_to_json_lines",
     "timestamp_to_iso",
     "timestamp_to_utc_iso",
     "to_json_text",
@@ -164,7 +167,7 @@ class KinesisRecordMetadata(TypedDict, total=False):
 _UTC: Final = dt.UTC
 _STRUCT_STORE: Final = "_IonPyDict__store"  # IonPyDict's {name: [values]}: read directly for speed
 _YEAR, _MONTH, _DAY = TimestampPrecision.YEAR, TimestampPrecision.MONTH, TimestampPrecision.DAY
-_MINUTE = TimestampPrecision.MINUTE
+_MINUTE, _SECOND = TimestampPrecision.MINUTE, TimestampPrecision.SECOND
 
 
 def _offset(ts: dt.datetime) -> str:
@@ -180,6 +183,9 @@ def _offset(ts: dt.datetime) -> str:
 
 
 def _fraction(ts: dt.datetime) -> str:
+    digits = getattr(ts, "fractional_precision", None)
+    if type(digits) is int and 0 < digits < 6:  # an Ion Timestamp whose `microsecond` is exact
+        return f".{ts.microsecond:06d}"[: digits + 1]
     frac = getattr(ts, "fractional_seconds", None)
     if isinstance(frac, Decimal):
         exponent = frac.as_tuple().exponent
@@ -200,6 +206,10 @@ def timestamp_to_iso(ts: dt.datetime) -> str:
     ['2007', '1963-08-19', '2019-12-11T07:20:51.20-02:30']
     """
     precision = getattr(ts, "precision", None)
+    if precision is _SECOND or precision is None:
+        off = ts.utcoffset()
+        if off is None or not off:  # what QLDB writes (UTC), and the unknown offset: 3x faster
+            return f"{ts.isoformat(timespec='seconds')[:19]}{_fraction(ts)}{'-00:00' if off is None else 'Z'}"
     year = f"{ts.year:04d}"
     if precision is _YEAR:
         return year
@@ -224,11 +234,9 @@ def timestamp_to_utc_iso(ts: dt.datetime) -> str:
     >>> timestamp_to_utc_iso(simpleion.loads("2019-12-11T08:20:51.2459+01:00"))
     '2019-12-11T07:20:51.245Z'
     """
-    u = ts if ts.tzinfo is None else ts.astimezone(_UTC)
-    return (
-        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-        f".{u.microsecond // 1000:03d}Z"
-    )
+    tz = ts.tzinfo
+    u = ts if tz is None or tz is _UTC else ts.astimezone(_UTC)
+    return f"{u.isoformat(timespec='milliseconds')[:23]}Z"  # ISO 8601 with milliseconds, cut
 
 
 def millis_to_iso(ms: int) -> str:
@@ -248,7 +256,7 @@ def _utc_seconds(seconds: int) -> str:
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")  # `base64.b64encode`, one call less
 
 
 def _p_null(v: Any) -> JsonValue:
@@ -281,6 +289,10 @@ def _p_text(v: Any) -> JsonValue:
     return str(v)
 
 
+def _p_str(v: Any) -> JsonValue:
+    return v  # type: ignore[no-any-return]
+
+
 def _p_symbol(v: Any) -> JsonValue:
     text = v.text
     return None if text is None else str(text)
@@ -295,7 +307,7 @@ def _p_list(v: Any) -> JsonValue:
     append = out.append
     for x in v:
         t = type(x)
-        if t is IonPyText:  # the common case, inlined (a str subclass: JSON-safe as it is)
+        if t is str or t is IonPyText:  # the common case, inlined (JSON-safe as it is)
             append(x)
         else:
             append(ion_to_json(x))
@@ -322,10 +334,8 @@ def _p_struct(v: Any) -> JsonValue:
         x = values[-1]
         t = type(x)
         key = k if type(k) is str else _key(k)
-        if t is IonPyText or (
-            t is IonPyInt and -MAX_SAFE_INT <= x <= MAX_SAFE_INT
-        ):  # the common cases, inlined
-            out[key] = x
+        if t is str or t is IonPyText or ((t is int or t is IonPyInt) and -MAX_SAFE_INT <= x <= MAX_SAFE_INT):
+            out[key] = x  # the common cases, inlined
         else:
             out[key] = ion_to_json(x)
     return out
@@ -344,6 +354,18 @@ _BY_CLASS: Final[dict[type, Callable[[Any], JsonValue]]] = {
     IonPyList: _p_list,
     IonPyDict: _p_struct,
     IonPyStdDict: _p_struct,
+    # Bare values (`simpleion.loads(..., value_model=IonPyValueModel.MAY_BE_BARE)`, as the
+    # normaliser parses): exact types, so a `bool` never reads as an `int`.
+    type(None): _p_null,
+    bool: _p_bool,
+    int: _p_int,
+    float: _p_float,
+    Decimal: _p_decimal,
+    Timestamp: _p_timestamp,
+    str: _p_str,
+    SymbolToken: _p_symbol,
+    bytes: _p_bytes,
+    list: _p_list,
 }
 _BY_ION_TYPE: Final[dict[IonType, Callable[[Any], JsonValue]]] = {
     IonType.NULL: _p_null,
@@ -420,6 +442,29 @@ def to_json_text(value: object) -> str:
     return "".join(_C_ENCODER(value, 0))
 
 
+def rows_to_json_lines(rows: Iterable[ArchiveRow]) -> bytes:
+    r"""Rows as UTF-8 JSON lines, each ending in a newline: byte for byte `to_json_text` of each row.
+
+    Serialised with orjson, five times faster than the standard encoder on rows, whose two long
+    Ion and JSON text columns are full of quotes to escape (10 us a row against 2 us, DMV
+    revisions). orjson writes the same compact JSON for what a row holds (str, int, bool, None,
+    lists of str; a test compares every code point), and rows hold no float, where the two
+    differ (``1e-05`` against ``1e-5``). What orjson refuses (an int beyond 64 bits, a lone
+    surrogate) goes through `to_json_text`, so the result and the errors are the same.
+
+    >>> rows_to_json_lines([{"a": [1, "é", None]}, {"b": True}])
+    b'{"a":[1,"\xc3\xa9",null]}\n{"b":true}\n'
+    """
+    lines = []
+    for row in rows:
+        try:
+            lines.append(orjson.dumps(row))
+        except TypeError:  # orjson.JSONEncodeError: let the standard encoder decide
+            lines.append(to_json_text(row).encode("utf-8"))
+    lines.append(b"")
+    return b"\n".join(lines)
+
+
 def ion_to_json_text(value: IonValue) -> str:
     """`ion_to_json`, serialised compactly (UTF-8 text, no NaN, no spaces).
 
@@ -488,9 +533,12 @@ class NormalisedRecord:
         return Counter(row["record_type"] for row in self.rows)
 
 
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """Row fields that come from the Firehose record rather than from its stream records."""
+class _Source(NamedTuple):
+    """Row fields that come from the Firehose record rather than from its stream records.
+
+    Immutable like the frozen dataclasses elsewhere, but a NamedTuple: one is built per record,
+    and a frozen dataclass's `__init__` (one `object.__setattr__` per field) costs 1.5 us more.
+    """
 
     record_id: str
     firehose_arrival_time: str | None
@@ -648,8 +696,7 @@ def normalise_payload(
         for u, user in enumerate(users):
             where = f"Firehose record {record_id}" + (f", KPL user record #{u}" if aggregated else "")
             if aggregated:  # de-aggregated here: each user record has its own key and position
-                src = replace(
-                    source,
+                src = source._replace(
                     kinesis_partition_key=user.partition_key or None,
                     kinesis_subsequence_number=u
                     if source.kinesis_subsequence_number is None
@@ -657,7 +704,7 @@ def normalise_payload(
                 )
             else:
                 src = source
-            for rec in parse_stream_records(user.data, source=where):
+            for rec in parse_stream_records(user.data, source=where, bare=True):
                 ledger = ledger_from_arn(rec.stream_arn)
                 if ledger is None:
                     raise TransformError(
@@ -674,7 +721,7 @@ def normalise_payload(
                         date or source.arrival_date or UNDATED,
                     )
                 )
-        out = ("\n".join([to_json_text(r) for r in rows]) + "\n").encode("utf-8")
+        out = rows_to_json_lines(rows)
     except RecursionError:
         raise TransformError("an Ion value is nested too deeply to project", record_id=record_id) from None
     except (ValueError, OverflowError, TypeError) as exc:  # times out of range, bad metadata
