@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,32 +49,33 @@ def _checkpoint_block(url: str) -> int:
     return -1 if saved is None else saved.last_block_seq
 
 
-def test_sigkill_at_random_points_then_resume(simulated_archive: SimulatedArchive, target_url: str) -> None:
+def test_sigkill_at_random_points_then_resume(
+    simulated_archive: SimulatedArchive, new_target_url: Callable[[], str]
+) -> None:
     truth = simulated_archive.truth("history")
+    expected = expected_current(truth)
     blocks = sorted({t["block_seq"] for t in truth})
     rng = random.Random(20261125)
     killed_midway = 0
     for run in range(RUNS):
-        # GIVEN a restore killed once its checkpoint passes a random block
+        # GIVEN a restore into an empty database, killed once its checkpoint passes a random block
+        url = new_target_url()
         threshold = rng.choice(blocks[len(blocks) // 10 : -len(blocks) // 10])
-        extra = ("--resume",) if run > 0 else ()
-        proc = _restore(simulated_archive.archive, target_url, *extra)
-        while proc.poll() is None and _checkpoint_block(target_url) < threshold:
+        proc = _restore(simulated_archive.archive, url)
+        while proc.poll() is None and _checkpoint_block(url) < threshold:
             time.sleep(0.002)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed_midway += 1
         proc.wait()
-        # WHEN it is resumed (the next loop's first step does the same, from another point)
-        if run == 0 and _checkpoint_block(target_url) == -1:
-            continue
-    final = _restore(simulated_archive.archive, target_url, "--resume")
-    _, err = final.communicate(timeout=300)
-    assert final.returncode == 0, err.decode()
-    # THEN the final state equals the truth
-    with open_target(target_url) as target:
-        assert_current_equals(target, expected_current(truth))
-        saved = target.read_checkpoint("restore")
-        assert saved is not None
-        assert saved.completed
+        # WHEN it is resumed
+        resumed = _restore(simulated_archive.archive, url, "--resume")
+        _, err = resumed.communicate(timeout=300)
+        assert resumed.returncode == 0, f"run {run}: {err.decode()}"
+        # THEN the final state equals the truth, and the checkpoint says the restore completed
+        with open_target(url) as target:
+            assert_current_equals(target, expected)
+            saved = target.read_checkpoint("restore")
+            assert saved is not None
+            assert saved.completed
     assert killed_midway >= RUNS // 2, f"only {killed_midway} of {RUNS} runs were killed before they finished"
