@@ -400,6 +400,13 @@ def restore(
     dry_run: Annotated[
         bool, typer.Option(help="Print the plan (counts per table, gaps, target DDL); write nothing.")
     ] = False,
+    typed: Annotated[
+        bool,
+        typer.Option(
+            help="Also add a generated column per top-level document field, typed as the Athena "
+            "typed views infer it (computed by the database from data; indexable)."
+        ),
+    ] = False,
     report: Annotated[Path | None, typer.Option(help="Also write the final report as JSON here.")] = None,
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -438,6 +445,7 @@ def restore(
             settle=None if settle_minutes is None else dt.timedelta(minutes=settle_minutes),
             batch_revisions=batch_size,
             dry_run=dry_run,
+            typed=typed,
         )
         try:
             result = run_restore(

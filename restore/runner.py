@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from athena.local import LOCAL_DATABASE, LocalEngine
+from athena.typed import infer_table_columns
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
 from restore.batch import RevisionRow, batch_effects
@@ -42,9 +43,12 @@ from restore.plan import (
 )
 from restore.plan_sql import render_plan_query
 from restore.targets import Target, open_target
+from restore.typed_columns import SkippedField, typed_columns_for
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from athena.typed import TypedColumn
 
 __all__ = ["RestoreOptions", "RestoreReport", "TableReport", "apply_with_retry", "build_plan", "run_restore"]
 
@@ -71,6 +75,8 @@ class RestoreOptions:
         chunk_revisions: revisions read from the archive at a time (bounds memory).
         max_retries: attempts per batch on transient errors.
         dry_run: plan only; write nothing.
+        typed: also give each current table generated columns for its documents' top-level fields,
+            with the types of the typed views (`restore.typed_columns`).
     """
 
     tables: tuple[str, ...] = ()
@@ -87,6 +93,7 @@ class RestoreOptions:
     chunk_revisions: int = 50_000
     max_retries: int = 6
     dry_run: bool = False
+    typed: bool = False
 
     def identity(self) -> RunIdentity:
         """The options a resumed run must share with this one."""
@@ -117,6 +124,8 @@ class TableReport:
     redactions: int = 0
     duplicates_skipped: int = 0
     gaps: int = 0
+    typed_columns: list[str] = field(default_factory=list)
+    typed_skipped: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -140,6 +149,7 @@ class RestoreReport:
     gaps: list[Gap] = field(default_factory=list)
     plan: RestorePlan | None = None
     refused: str | None = None
+    typed_ddl: list[str] = field(default_factory=list)
 
     @property
     def revisions_per_second(self) -> float:
@@ -168,6 +178,7 @@ class RestoreReport:
             "gaps": [vars_of(g) for g in self.gaps[:1000]],
             "refused": self.refused,
             "plan": None if self.plan is None else self.plan.to_json(),
+            "typed_ddl": self.typed_ddl,
         }
 
     def summary_lines(self) -> list[str]:
@@ -181,6 +192,9 @@ class RestoreReport:
                 f"{t.revisions:,} revisions, {t.deletes:,} deletes, {t.redactions:,} redactions, "
                 f"{t.duplicates_skipped:,} duplicates skipped, {t.gaps:,} gaps"
             )
+            if t.typed_columns or t.typed_skipped:
+                skipped = f"; no column for {'; '.join(t.typed_skipped)}" if t.typed_skipped else ""
+                lines.append(f"    typed columns: {', '.join(t.typed_columns) or 'none'}{skipped}")
         if self.gaps:
             lines.append(f"  gaps ({len(self.gaps)}):")
             lines.extend(f"    {g.describe()}" for g in self.gaps[:10])
@@ -193,7 +207,7 @@ class RestoreReport:
                 f"  {self.plan.revisions_to_apply:,} revisions to apply in {len(self.plan.chunks)} chunk(s)"
             )
             lines.append("  target DDL:")
-            lines.extend(f"    {s};" for s in self.plan.ddl)
+            lines.extend(f"    {s};" for s in (*self.plan.ddl, *self.typed_ddl))
         if not self.dry_run:
             state = "complete" if self.completed else "stopped"
             lines.append(
@@ -341,6 +355,21 @@ def read_chunk(engine: LocalEngine, chunk: Chunk, options: RestoreOptions) -> tu
     return rows, table.num_rows
 
 
+def plan_typed_columns(
+    engine: LocalEngine, target: Target, tables: Sequence[str]
+) -> dict[str, tuple[list[TypedColumn], list[SkippedField]]]:
+    """Per QLDB table, the typed columns its current table gets and the fields that get none.
+
+    Inferred from the archive's current documents, as the typed views are.
+    """
+    return {
+        table: typed_columns_for(
+            infer_table_columns(engine, table), target.capabilities.identifiers, target.capabilities.engine
+        )
+        for table in tables
+    }
+
+
 def apply_with_retry(
     target: Target,
     apply: Callable[[], None],
@@ -431,6 +460,14 @@ def run_restore(
         for gap in plan.gaps:
             if gap.table_name in per_table:
                 per_table[gap.table_name].gaps += 1
+        typed = (
+            plan_typed_columns(engine, target, [t.table_name for t in plan.tables]) if options.typed else {}
+        )
+        for table, (columns, skipped) in typed.items():
+            per_table[table].typed_columns = [c.column for c in columns]
+            per_table[table].typed_skipped = [f"{f.field!r}: {f.reason}" for f in skipped]
+            if options.dry_run:
+                report.typed_ddl += target.typed_column_ddl(names[table], columns)
         if options.dry_run:
             for t in plan.tables:
                 entry = per_table[t.table_name]
@@ -443,6 +480,8 @@ def run_restore(
             report.elapsed_seconds = time.perf_counter() - started
             return report
         target.ensure_schema([names[t.table_name] for t in plan.tables], history=options.history)
+        for table, (columns, _) in typed.items():
+            target.add_typed_columns(names[table], columns)
         documents: dict[str, set[str]] = {t.table_name: set() for t in plan.tables}
         progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
         last_block = start_after

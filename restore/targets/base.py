@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from athena.typed import TypedColumn
     from restore.batch import RevisionBatch
     from restore.checkpoint import Checkpoint
     from restore.identifiers import IdentifierRules, TableNames
@@ -166,6 +167,27 @@ class Target(ABC):
         Raises:
             TargetError: classified as for `apply`; the connection is usable afterwards.
         """
+
+    def typed_column_ddl(self, names: TableNames, columns: Sequence[TypedColumn]) -> list[str]:
+        """The ALTER TABLE statements adding these typed (generated) columns (`restore.typed_columns`).
+
+        Raises:
+            UnsupportedTargetError: this target has no typed columns.
+        """
+        from restore.errors import UnsupportedTargetError
+
+        raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no typed columns (--typed)")
+
+    def add_typed_columns(self, names: TableNames, columns: Sequence[TypedColumn]) -> list[str]:
+        """Add the typed columns the current table lacks (idempotent); the names of those added.
+
+        Raises:
+            UnsupportedTargetError: this target has no typed columns.
+            TargetError: classified as for `apply`.
+        """
+        from restore.errors import UnsupportedTargetError
+
+        raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no typed columns (--typed)")
 
     @abstractmethod
     def reconnect(self) -> None:

@@ -53,7 +53,7 @@ import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pymysql
@@ -65,6 +65,10 @@ from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
+from restore.typed_columns import TypedEngine, render_typed_column
+
+if TYPE_CHECKING:
+    from athena.typed import TypedColumn
 
 __all__ = [
     "DIALECT",
@@ -783,6 +787,30 @@ class MysqlTarget(Target):
             self._rollback()
             raise classify(exc, "reading for the parity check") from None
         return rows
+
+    def typed_column_ddl(self, names: TableNames, columns: Sequence[TypedColumn]) -> list[str]:
+        """ALTER TABLE ... ADD COLUMN ... GENERATED ALWAYS AS (...) VIRTUAL, one per column."""
+        engine: TypedEngine = "mariadb" if self.server.mariadb else "mysql"
+        return [render_typed_column(engine, names.current, c, quote=quote) for c in columns]
+
+    def add_typed_columns(self, names: TableNames, columns: Sequence[TypedColumn]) -> list[str]:
+        """Add the missing typed columns (each ALTER TABLE commits on its own); the names added."""
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = DATABASE() AND table_name = %s",
+                    (names.current,),
+                )
+                existing = {str(r[0]).lower() for r in cur.fetchall()}
+                missing = [c for c in columns if c.column.lower() not in existing]
+                for statement in self.typed_column_ddl(names, missing):
+                    cur.execute(statement)
+            self._conn.commit()
+        except pymysql.err.MySQLError as exc:
+            self._rollback()
+            raise classify(exc, f"adding typed columns to {names.current!r}") from None
+        return [c.column for c in missing]
 
     def reconnect(self) -> None:
         """Close the connection (it may be broken) and open a new one with its staging table."""

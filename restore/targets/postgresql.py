@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -37,6 +37,10 @@ from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
+from restore.typed_columns import render_typed_column
+
+if TYPE_CHECKING:
+    from athena.typed import TypedColumn
 
 __all__ = ["DIALECT", "PostgresTarget", "classify", "conninfo_from_url", "escape_percent", "quote"]
 
@@ -458,6 +462,30 @@ class PostgresTarget(Target):
             self._rollback()
             raise classify(exc, "reading for the parity check") from None
         return rows
+
+    def typed_column_ddl(self, names: TableNames, columns: Sequence[TypedColumn]) -> list[str]:
+        """ALTER TABLE ... ADD COLUMN IF NOT EXISTS ... GENERATED ALWAYS AS (...) STORED, one per column."""
+        return [render_typed_column("postgresql", names.current, c, quote=quote) for c in columns]
+
+    def add_typed_columns(self, names: TableNames, columns: Sequence[TypedColumn]) -> list[str]:
+        """Add the missing typed columns in one transaction; the names added."""
+        try:
+            existing = {
+                str(r[0]).lower()
+                for r in self._conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = %s",
+                    (names.current,),
+                ).fetchall()
+            }
+            missing = [c for c in columns if c.column.lower() not in existing]
+            for statement in self.typed_column_ddl(names, missing):
+                self._conn.execute(statement)
+            self._conn.commit()
+        except psycopg.Error as exc:
+            self._rollback()
+            raise classify(exc, f"adding typed columns to {names.current!r}") from None
+        return [c.column for c in missing]
 
     def reconnect(self) -> None:
         """Close the connection (it may be broken) and open a new one with its staging table."""

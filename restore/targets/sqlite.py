@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from restore.batch import RevisionBatch, batch_effects
@@ -21,6 +21,10 @@ from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
+from restore.typed_columns import render_typed_column
+
+if TYPE_CHECKING:
+    from athena.typed import TypedColumn
 
 __all__ = ["SqliteTarget", "classify", "quote", "sqlite_path"]
 
@@ -313,6 +317,27 @@ class SqliteTarget(Target):
             return self._con.execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as exc:
             raise classify(exc, "reading for the parity check") from None
+
+    def typed_column_ddl(self, names: TableNames, columns: Sequence[TypedColumn]) -> list[str]:
+        """ALTER TABLE ... ADD COLUMN ... GENERATED ALWAYS AS (...) VIRTUAL, one per column."""
+        return [render_typed_column("sqlite", names.current, c, quote=quote) for c in columns]
+
+    def add_typed_columns(self, names: TableNames, columns: Sequence[TypedColumn]) -> list[str]:
+        """Add the missing typed columns in one transaction; the names added."""
+        try:
+            existing = {
+                str(r[0]).lower()
+                for r in self._con.execute("SELECT name FROM pragma_table_xinfo(?)", (names.current,))
+            }
+            missing = [c for c in columns if c.column.lower() not in existing]
+            self._con.execute("BEGIN IMMEDIATE")
+            for statement in self.typed_column_ddl(names, missing):
+                self._con.execute(statement)
+            self._con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise classify(exc, f"adding typed columns to {names.current!r}") from None
+        return [c.column for c in missing]
 
     def reconnect(self) -> None:
         """Close and reopen the database file."""
