@@ -10,7 +10,11 @@ archive, the target's engine on the database):
 3. rows, only in the sub-buckets that still differ: (doc_id, version, content_hash), classified
    as missing, extra, stale version, content differs, or newer in the target.
 
-So rows moved grow with the number of differences, not with the table. The content hash is
+So rows moved grow with the number of differences, not with the table. When the target has a
+history table for a QLDB table (restored with ``--history``), its revisions are compared with
+the archive's ``history`` view the same way: a bucket's checksum then covers "doc_id|version|
+revision_hash|content_hash" of every revision, and the rows of differing buckets name each
+missing, extra or differing revision (doc_id and version). The content hash is
 SHA-256 of the archive's JSON text of the document (`restore.content`); the restore and live
 replication store it beside the data. A change made to a target's ``data`` column directly,
 without its hash, is invisible to the checksums: ``deep`` mode reads every document on both
@@ -50,6 +54,7 @@ __all__ = [
     "DifferenceKind",
     "ParityReport",
     "TableParity",
+    "compare_history",
     "check_parity",
     "classify_rows",
     "differing_buckets",
@@ -107,11 +112,27 @@ class TableParity:
     differences: list[Difference] = field(default_factory=list)
     rows_moved: int = 0
     buckets_differing: int = 0
+    history: TableParity | None = None
 
     @property
     def equal(self) -> bool:
-        """No difference of any kind."""
-        return not any(self.counts.values())
+        """No difference of any kind, in the current table or (when checked) the history table."""
+        return not any(self.counts.values()) and (self.history is None or self.history.equal)
+
+    def to_json(self, max_ids: int) -> dict[str, Any]:
+        """JSON-ready, with up to `max_ids` differences."""
+        return {
+            "table_name": self.table_name,
+            "target_table": self.target_table,
+            "archive_documents": self.archive_documents,
+            "target_documents": self.target_documents,
+            "equal": self.equal,
+            "counts": self.counts,
+            "differences": [vars_of(d) for d in self.differences[:max_ids]],
+            "differences_omitted": max(0, len(self.differences) - max_ids),
+            "rows_moved": self.rows_moved,
+            "history": None if self.history is None else self.history.to_json(max_ids),
+        }
 
 
 @dataclass(slots=True, kw_only=True)
@@ -132,13 +153,15 @@ class ParityReport:
 
     @property
     def rows_moved(self) -> int:
-        """Rows read from both sides (bucket sums and document rows)."""
-        return sum(t.rows_moved for t in self.tables)
+        """Rows read from both sides (bucket sums and document rows), history included."""
+        return sum(t.rows_moved + (t.history.rows_moved if t.history else 0) for t in self.tables)
 
     @property
     def differences(self) -> int:
-        """Differences of every kind in every table."""
-        return sum(sum(t.counts.values()) for t in self.tables)
+        """Differing documents (current tables) and revisions (history tables), every kind."""
+        return sum(
+            sum(t.counts.values()) + (sum(t.history.counts.values()) if t.history else 0) for t in self.tables
+        )
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready: per table the counts per kind and up to `max_ids` differences."""
@@ -150,45 +173,33 @@ class ParityReport:
             "differences": self.differences,
             "rows_moved": self.rows_moved,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
-            "tables": [
-                {
-                    "table_name": t.table_name,
-                    "target_table": t.target_table,
-                    "archive_documents": t.archive_documents,
-                    "target_documents": t.target_documents,
-                    "equal": t.equal,
-                    "counts": t.counts,
-                    "differences": [vars_of(d) for d in t.differences[: self.max_ids]],
-                    "differences_omitted": max(0, len(t.differences) - self.max_ids),
-                    "rows_moved": t.rows_moved,
-                }
-                for t in self.tables
-            ],
+            "tables": [t.to_json(self.max_ids) for t in self.tables],
         }
 
     def summary_lines(self) -> list[str]:
         """A short human summary."""
-        verdict = "EQUAL" if self.equal else f"DIFFERENT ({self.differences:,} documents)"
+        verdict = "EQUAL" if self.equal else f"DIFFERENT ({self.differences:,} documents or revisions)"
         mode = "deep" if self.deep else "checksums"
         lines = [
             f"{verdict}: {self.target} vs archive {self.archive} ({mode}, {self.rows_moved:,} rows moved, "
             f"{self.elapsed_seconds:.1f} s)"
         ]
         for t in self.tables:
-            kinds = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in t.counts.items() if n) or "equal"
+            lines += self._table_lines(t, f"  {t.table_name} -> {t.target_table}", "documents")
+            if t.history is not None:
+                lines += self._table_lines(t.history, f"    history -> {t.history.target_table}", "revisions")
+        return lines
+
+    def _table_lines(self, t: TableParity, title: str, unit: str) -> list[str]:
+        kinds = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in t.counts.items() if n) or "equal"
+        lines = [f"{title}: archive {t.archive_documents:,}, target {t.target_documents:,} {unit}: {kinds}"]
+        for d in t.differences[: min(5, self.max_ids)]:
             lines.append(
-                f"  {t.table_name} -> {t.target_table}: archive {t.archive_documents:,}, target "
-                f"{t.target_documents:,}: {kinds}"
+                f"    {d.kind.replace('_', ' ')}: {d.doc_id} (archive v{d.archive_version}, "
+                f"target v{d.target_version})"
             )
-            for d in t.differences[: min(5, self.max_ids)]:
-                lines.append(
-                    f"    {d.kind.replace('_', ' ')}: {d.doc_id} (archive v{d.archive_version}, "
-                    f"target v{d.target_version})"
-                )
-            if len(t.differences) > 5:
-                lines.append(
-                    f"    ... and {len(t.differences) - 5:,} more (--json lists up to {self.max_ids})"
-                )
+        if len(t.differences) > 5:
+            lines.append(f"    ... and {len(t.differences) - 5:,} more (--json lists up to {self.max_ids})")
         return lines
 
 
@@ -247,9 +258,11 @@ class Side(Protocol):
 class ArchiveSide:
     """The archive's user view on the local engine, with the parity SQL of restore/sql."""
 
+    prefix: str = "parity_"
+
     def __init__(self, engine: LocalEngine) -> None:
         self.engine = engine
-        counts = engine.query(render_plan_query("parity_counts", database=LOCAL_DATABASE)).to_pylist()
+        counts = engine.query(render_plan_query(f"{self.prefix}counts", database=LOCAL_DATABASE)).to_pylist()
         self.counts = {r["table_name"]: int(r["documents"]) for r in counts}
 
     def _q(self, name: str, params: Sequence[object]) -> list[dict[str, Any]]:
@@ -265,13 +278,13 @@ class ArchiveSide:
     def buckets(self, table: str, width: int, parents: Sequence[int], parent_width: int) -> BucketSums:
         """Bucket sums from `parity_buckets`."""
         ps = list(parents)
-        rows = self._q("parity_buckets", [width, parent_width or width, table, ps, ps])
+        rows = self._q(f"{self.prefix}buckets", [width, parent_width or width, table, ps, ps])
         return {int(r["bucket"]): (int(r["n"]), int(r["s1"]), int(r["s2"])) for r in rows}
 
     def rows(self, table: str, width: int, buckets: Sequence[int]) -> RowVersions:
         """Rows from `parity_rows`."""
         listed = list(buckets)
-        rows = self._q("parity_rows", [width, table, listed])
+        rows = self._q(f"{self.prefix}rows", [width, table, listed])
         return {r["doc_id"]: (int(r["version"]), r["content_hash"]) for r in rows}
 
     def documents(self, table: str) -> Iterator[tuple[str, int, Any]]:
@@ -279,6 +292,42 @@ class ArchiveSide:
         for r in self._q("parity_documents", [table]):
             data = r["data_json"]
             yield r["doc_id"], int(r["version"]), None if data is None else json.loads(data)
+
+
+class HistoryArchiveSide(ArchiveSide):
+    """The archive's de-duplicated history: one row per revision, keyed ``doc_id#version``."""
+
+    prefix = "parity_history_"
+
+    def rows(self, table: str, width: int, buckets: Sequence[int]) -> RowVersions:
+        """Rows from `parity_history_rows`: (version, "revision_hash|content_hash") per revision."""
+        rows = self._q(f"{self.prefix}rows", [width, table, list(buckets)])
+        return {
+            revision_key(r["doc_id"], int(r["version"])): (
+                int(r["version"]),
+                f"{r['revision_hash']}|{r['content_hash'] or ''}",
+            )
+            for r in rows
+        }
+
+    def documents(self, table: str) -> Iterator[tuple[str, int, Any]]:
+        """None: the deep mode compares the current tables only."""
+        return iter(())
+
+
+def revision_key(doc_id: str, version: int) -> str:
+    """The key of one revision in a history comparison (`split_revision_key` reads it back).
+
+    >>> split_revision_key(revision_key("a#b", 3))
+    ('a#b', 3)
+    """
+    return f"{doc_id}#{version}"
+
+
+def split_revision_key(key: str) -> tuple[str, int]:
+    """The (doc_id, version) of a `revision_key`."""
+    doc_id, _, version = key.rpartition("#")
+    return doc_id, int(version)
 
 
 class TargetSide:
@@ -295,6 +344,10 @@ class TargetSide:
     def _hash(self, column_sql: str) -> str:
         return self.dialect.md5_int32(column_sql, 1)
 
+    def _row_key(self) -> str:
+        d = self.dialect
+        return d.concat(["doc_id", "'|'", d.int_to_text("version"), "'|'", "COALESCE(content_hash, '')"])
+
     def count(self, table: str) -> int:
         """Rows of the current table."""
         rows = self.target.query(f"SELECT COUNT(*) FROM {self._table(table)}", ())
@@ -303,7 +356,7 @@ class TargetSide:
     def buckets(self, table: str, width: int, parents: Sequence[int], parent_width: int) -> BucketSums:
         """Bucket sums computed by the target."""
         d = self.dialect
-        row_key = d.concat(["doc_id", "'|'", d.int_to_text("version"), "'|'", "COALESCE(content_hash, '')"])
+        row_key = self._row_key()
         # bucket numbers are integers computed here, inlined as literals: no parameter markers, so
         # a '%' in a quoted table name can never be taken for one (PyMySQL and psycopg format '%s')
         where = f"WHERE parent IN ({', '.join(str(int(p)) for p in parents)})" if parents else ""
@@ -331,6 +384,64 @@ class TargetSide:
         """Every row with its data, parsed."""
         for row in self.target.fetch_current(self.names[table]):
             yield row.doc_id, row.version, row.data
+
+
+class HistoryTargetSide(TargetSide):
+    """A target's history tables, with the checksums of `HistoryArchiveSide`."""
+
+    def _table(self, table: str) -> str:
+        return self.quote(self.names[table].history)
+
+    def _row_key(self) -> str:
+        d = self.dialect
+        return d.concat(
+            [
+                "doc_id",
+                "'|'",
+                d.int_to_text("version"),
+                "'|'",
+                "revision_hash",
+                "'|'",
+                "COALESCE(content_hash, '')",
+            ]
+        )
+
+    def rows(self, table: str, width: int, buckets: Sequence[int]) -> RowVersions:
+        """Rows of the listed buckets: (version, "revision_hash|content_hash") per revision."""
+        if not buckets:
+            return {}
+        d = self.dialect
+        sql = (
+            f"SELECT doc_id, version, revision_hash, content_hash FROM {self._table(table)} WHERE "
+            f"{d.int_div(self._hash('doc_id'), width)} IN ({', '.join(str(int(b)) for b in buckets)})"
+        )
+        return {
+            revision_key(r[0], int(r[1])): (int(r[1]), f"{r[2]}|{r[3] or ''}")
+            for r in self.target.query(sql, ())
+        }
+
+    def documents(self, table: str) -> Iterator[tuple[str, int, Any]]:
+        """None: the deep mode compares the current tables only."""
+        return iter(())
+
+
+def compare_history(table: str, archive: Side, target: Side) -> TableParity:
+    """Compare one QLDB table's revisions; differences name each revision's doc_id and version."""
+    result = compare_table(table, archive, target, deep=False)
+    named = []
+    for d in result.differences:
+        doc_id, version = split_revision_key(d.doc_id)
+        named.append(
+            Difference(
+                d.kind,
+                table,
+                doc_id,
+                version if d.archive_version is not None else None,
+                version if d.target_version is not None else None,
+            )
+        )
+    result.differences = named
+    return result
 
 
 def _canonical_digests(side: Side, table: str) -> dict[str, tuple[int, bytes]]:
@@ -414,7 +525,10 @@ def check_parity(
     endpoint_url: str | None = None,
     progress: ProgressReporter = NULL_PROGRESS,
 ) -> ParityReport:
-    """Compare the target's current tables with the archive's user view.
+    """Compare the target's current tables with the archive's user view, and its history.
+
+    A QLDB table's history table, where the target has one, is compared with the archive's
+    ``history`` view (`TableParity.history`); without one, only the current table is.
 
     Raises:
         IdentifierError, UnsupportedTargetError: unusable input.
@@ -429,6 +543,8 @@ def check_parity(
         selected = sorted(tables or archive_side.counts)
         names = table_names(selected, target.capabilities.identifiers, table_map)
         target_side = TargetSide(target, names)
+        history_target = HistoryTargetSide(target, names)
+        history_archive: HistoryArchiveSide | None = None
         progress.start("parity", total=len(selected), unit="tables")
         for table in selected:
             side: Side = target_side
@@ -438,6 +554,14 @@ def check_parity(
                 side = _MissingTable()
             result = compare_table(table, archive_side, side, deep=deep)
             result.target_table = names[table].current
+            try:
+                history_target.count(table)
+            except TargetError:  # no history table: restored without --history
+                pass
+            else:
+                history_archive = history_archive or HistoryArchiveSide(engine)
+                result.history = compare_history(table, history_archive, history_target)
+                result.history.target_table = names[table].history
             report.tables.append(result)
             progress.advance()
         progress.finish()

@@ -27,6 +27,9 @@ PLAN_QUERIES: Final[tuple[str, ...]] = (
     "parity_rows",
     "parity_counts",
     "parity_documents",
+    "parity_history_counts",
+    "parity_history_buckets",
+    "parity_history_rows",
 )
 
 

@@ -6,6 +6,7 @@ with plain SQL, as an operator or a bug would.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -134,3 +135,60 @@ def test_a_table_missing_in_the_target_is_all_missing(
     by_table = {t.table_name: t for t in report.tables}
     assert by_table["Vehicle"].equal
     assert by_table["Person"].counts["missing"] == by_table["Person"].archive_documents > 0
+
+
+def test_history_tables_are_compared_revision_by_revision(
+    simulated_archive: SimulatedArchive, target_url: str
+) -> None:
+    # GIVEN a restore with history, equal at first, history included
+    run_restore(simulated_archive.archive, target_url, RestoreOptions(history=True))
+    equal = check_parity(simulated_archive.archive, target_url)
+    assert equal.equal, equal.summary_lines()
+    assert all(t.history is not None and t.history.archive_documents > 0 for t in equal.tables)
+    truth = [t for t in simulated_archive.truth("history") if t["table"] == TABLE]
+    assert sum(t.history.archive_documents for t in equal.tables if t.history) == len(
+        simulated_archive.truth("history")
+    )
+    # WHEN one revision is removed from the history table, one's hash is changed, one is added
+    live = sorted((t for t in truth if t["kind"] == "live"), key=lambda t: (t["doc_id"], t["version"]))
+    gone, forged = live[0], live[1]
+    with open_target(target_url) as target:
+        history = target.capabilities.quote(
+            table_names([TABLE], target.capabilities.identifiers)[TABLE].history
+        )
+        execute(
+            target,
+            f"DELETE FROM {history} WHERE doc_id = %s AND version = %s",
+            (gone["doc_id"], gone["version"]),
+        )
+        execute(
+            target,
+            f"UPDATE {history} SET revision_hash = %s WHERE doc_id = %s AND version = %s",
+            ("AAAA" + forged["revision_hash"][4:], forged["doc_id"], forged["version"]),
+        )
+        execute(
+            target,
+            f"INSERT INTO {history} (doc_id, version, block_seq, tx_id, tx_time, is_deleted, is_redacted, "
+            "revision_hash, data_hash, data, content_hash) VALUES (%s, 0, 1, 'tx', %s, %s, %s, 'h', NULL, "
+            "NULL, NULL)",
+            ("ExtraDoc0000000000000y", dt.datetime(2020, 1, 1), False, False),
+        )
+    # THEN exactly those three revisions are reported, with their versions; the current table is equal
+    report = check_parity(simulated_archive.archive, target_url)
+    person = next(t for t in report.tables if t.table_name == TABLE)
+    assert person.history is not None
+    assert {(d.kind, d.doc_id, d.archive_version, d.target_version) for d in person.history.differences} == {
+        ("missing", gone["doc_id"], gone["version"], None),
+        ("content_differs", forged["doc_id"], forged["version"], forged["version"]),
+        ("extra", "ExtraDoc0000000000000y", None, 0),
+    }
+    assert not any(person.counts.values())
+    assert not report.equal
+    assert report.differences == 3
+    assert [t.table_name for t in report.tables if not t.equal] == [TABLE]
+    assert (
+        report.to_json()["tables"][[t.table_name for t in report.tables].index(TABLE)]["history"]["counts"][
+            "missing"
+        ]
+        == 1
+    )
