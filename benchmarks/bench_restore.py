@@ -293,7 +293,7 @@ def main() -> None:
             }
         rss: dict[str, float] = {}
         for size in [int(s) for s in args.rss_sizes.split(",") if s]:
-            sized = build_archive(size, Path(tmp) / f"rss-{size}")
+            sized = archive if size == args.size else build_archive(size, Path(tmp) / f"rss-{size}")
             result = child_restore(sized, f"sqlite:///{tmp}/rss-{size}.db")
             rss[str(size)] = round(result["peak_rss_mib"], 1)
         if rss:

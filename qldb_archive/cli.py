@@ -249,6 +249,18 @@ def reprocess_errors(
     raise typer.Exit(ExitCode.CHECK_FAILED if summary.still_failed else ExitCode.OK)
 
 
+ArchiveArgument = Annotated[
+    str,
+    typer.Argument(
+        envvar="QLDB_ARCHIVE_URL",
+        show_envvar=True,
+        help="The Parquet archive: a folder or s3://bucket/prefix.",
+    ),
+]
+TARGET_ENVVAR = "QLDB_ARCHIVE_TARGET_URL"
+"""Where restore and parity read the database URL when no argument gives it: so a job runner can
+inject it from a secret without it ever appearing on a command line."""
+
 ArchiveOption = Annotated[
     str,
     typer.Option(
@@ -351,13 +363,15 @@ def _parse_time(text: str) -> dt.datetime:
 
 @app.command()
 def restore(
-    archive: Annotated[str, typer.Argument(help="The Parquet archive: a folder or s3://bucket/prefix.")],
+    archive: ArchiveArgument,
     target: Annotated[
         str,
         typer.Argument(
+            envvar=TARGET_ENVVAR,
+            show_envvar=True,
             help="sqlite:///file.db (embedded), mysql://user:pass@host:3306/db or "
             "postgresql://user:pass@host:5432/db. Prefer passwords from the environment "
-            "(PGPASSWORD) or a secrets manager over the command line."
+            "(PGPASSWORD, or the whole URL in QLDB_ARCHIVE_TARGET_URL) over the command line.",
         ),
     ],
     table: Annotated[
@@ -471,11 +485,13 @@ def restore(
 
 @app.command()
 def parity(
-    archive: Annotated[str, typer.Argument(help="The Parquet archive: a folder or s3://bucket/prefix.")],
+    archive: ArchiveArgument,
     target: Annotated[
         str,
         typer.Argument(
-            help="The restored or replicated database: sqlite:///, mysql:// or postgresql:// URL."
+            envvar=TARGET_ENVVAR,
+            show_envvar=True,
+            help="The restored or replicated database: sqlite:///, mysql:// or postgresql:// URL.",
         ),
     ],
     table: Annotated[

@@ -4,8 +4,9 @@
   stages the files, `IMAGE_FILES`; ``cdk deploy`` builds and pushes), or an image already in
   ECR (``container_image`` context, ``<repository>:<tag>``).
 - The target database URL is the ``url`` field of a Secrets Manager secret (created empty by the
-  stack, or an existing one), injected by ECS as ``QLDB_ARCHIVE_TARGET_URL``: it is in no task
-  definition, command line or log.
+  stack, or an existing one), injected by ECS as ``QLDB_ARCHIVE_TARGET_URL``, which ``restore``
+  and ``parity`` read when no argument gives the target: it is in no task definition, command
+  line (of the task or of any process in it) or log.
 - Restore: a task definition run on demand (``aws ecs run-task``, the ``RestoreRunTask``
   output). Parity: a second task definition (infra/docker/parity_job.py) on an EventBridge
   Scheduler schedule; it publishes `infra.metrics.PARITY_DIFFERENCES`.
@@ -123,7 +124,7 @@ class Jobs(Construct):
         image = self._image(container_image)
         archive_url = f"s3://{archive.bucket_name}/{archive_prefix}"
         environment = {
-            "QLDB_ARCHIVE_ARCHIVE_URL": archive_url,
+            "QLDB_ARCHIVE_URL": archive_url,
             "QLDB_ARCHIVE_METRIC_NAMESPACE": NAMESPACE,
             "QLDB_ARCHIVE_PARITY_METRIC": PARITY_DIFFERENCES,
         }
@@ -147,7 +148,7 @@ class Jobs(Construct):
             cpu=4096,
             memory_mib=16384,
             statements=read_archive,
-            command=['exec qldb-archive restore "$QLDB_ARCHIVE_ARCHIVE_URL" "$QLDB_ARCHIVE_TARGET_URL"'],
+            command=["exec qldb-archive restore"],  # ARCHIVE and TARGET from the environment
         )
         publish = iam.PolicyStatement(
             sid="PublishParityMetric",

@@ -1,9 +1,9 @@
 """The scheduled parity job: run ``qldb-archive parity``, publish the number of differences to CloudWatch.
 
 Runs in the jobs' container (infra/Dockerfile) as ``python /app/parity_job.py``. The archive and
-target URLs come from the environment (``QLDB_ARCHIVE_ARCHIVE_URL``, and
-``QLDB_ARCHIVE_TARGET_URL`` injected from Secrets Manager), never from the command line, so the
-credentials in the URL appear in no task definition, log or process listing of the host.
+target URLs come from the environment (``QLDB_ARCHIVE_URL``, and ``QLDB_ARCHIVE_TARGET_URL``
+injected from Secrets Manager), which ``qldb-archive parity`` reads itself: they are never on a
+command line, so the credentials in the URL appear in no task definition, log or process listing.
 
 The CLI's exit code says the outcome (0 equal, 1 differs, 2 unusable input). On 0 and 1 the job
 publishes ``<namespace>/<metric>`` (``QldbArchive/ParityDifferences``): the count of differing
@@ -47,12 +47,13 @@ def count_differences(exit_code: int, report: str) -> int | None:
 
 def main() -> int:
     """Run the check, publish the metric, return the CLI's exit code."""
-    archive, target = os.environ["QLDB_ARCHIVE_ARCHIVE_URL"], os.environ["QLDB_ARCHIVE_TARGET_URL"]
+    for name in ("QLDB_ARCHIVE_URL", "QLDB_ARCHIVE_TARGET_URL"):
+        if not os.environ.get(name):
+            print(f"error: {name} is not set", file=sys.stderr)
+            return 2
     namespace = os.environ.get("QLDB_ARCHIVE_METRIC_NAMESPACE", "QldbArchive")
     metric = os.environ.get("QLDB_ARCHIVE_PARITY_METRIC", "ParityDifferences")
-    done = subprocess.run(
-        ["qldb-archive", "parity", archive, target, "--json"], stdout=subprocess.PIPE, text=True
-    )
+    done = subprocess.run(["qldb-archive", "parity", "--json"], stdout=subprocess.PIPE, text=True)
     sys.stdout.write(done.stdout)  # the report names the differing documents, never their data
     count = count_differences(done.returncode, done.stdout)
     if count is not None:

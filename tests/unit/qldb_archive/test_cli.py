@@ -235,3 +235,21 @@ def test_archive_is_required_for_local_queries() -> None:
     result = runner.invoke(app, ["current"], env={"QLDB_ARCHIVE_URL": ""})
     assert result.exit_code == 2
     assert "--archive" in result.output
+
+
+def test_restore_and_parity_read_archive_and_target_from_the_environment(
+    archived: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # GIVEN the archive and the database URL only in the environment (as the jobs inject them)
+    env = {"QLDB_ARCHIVE_URL": str(archived[1]), "QLDB_ARCHIVE_TARGET_URL": f"sqlite:///{tmp_path}/env.db"}
+    # WHEN restore and parity run with no arguments THEN both use them
+    restored = runner.invoke(app, ["restore", "-q"], env=env)
+    assert restored.exit_code == 0, restored.output
+    assert (tmp_path / "env.db").is_file()
+    checked = runner.invoke(app, ["parity", "--json", "-q"], env=env)
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["equal"] is True
+    # AND without them, the error names the variable to set
+    missing = runner.invoke(app, ["parity"], env={"QLDB_ARCHIVE_URL": "", "QLDB_ARCHIVE_TARGET_URL": ""})
+    assert missing.exit_code == 2
+    assert "Missing argument 'archive'" in missing.output
