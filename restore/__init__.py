@@ -1,10 +1,14 @@
 """restore: rebuild databases from the archive: plan (pure), targets, checkpoints, runner.
 
 Public API: `run_restore` with `RestoreOptions`, the `RestoreReport` it returns, and
-`open_target` for the targets (sqlite, mysql, postgresql).
+`open_target` for the targets (sqlite, mysql, postgresql). The runner is imported on first use:
+it reads archives through DuckDB and pyarrow, which the live replication Lambda
+(`restore.live`, bundled without them) never loads.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from restore.errors import (
     CheckpointError,
@@ -17,8 +21,10 @@ from restore.errors import (
     TransientTargetError,
     UnsupportedTargetError,
 )
-from restore.runner import RestoreOptions, RestoreReport, run_restore
 from restore.targets import Target, open_target
+
+if TYPE_CHECKING:
+    from restore.runner import RestoreOptions, RestoreReport, run_restore
 
 __all__ = [
     "CheckpointError",
@@ -36,3 +42,15 @@ __all__ = [
     "open_target",
     "run_restore",
 ]
+
+
+_RUNNER_NAMES = frozenset({"RestoreOptions", "RestoreReport", "run_restore"})
+
+
+def __getattr__(name: str) -> object:
+    """Import the runner's names on first use (PEP 562)."""
+    if name in _RUNNER_NAMES:
+        from restore import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'restore' has no attribute {name!r}")
