@@ -13,6 +13,8 @@ import typer
 
 if TYPE_CHECKING:
     from athena.deploy import DeployPlan
+    from journal.verify import VerificationReport
+    from restore.ledger_verify import LedgerVerificationReport
 
 from journal.errors import QldbArchiveError
 from qldb_archive.cli_support import (
@@ -123,34 +125,65 @@ def _parse_outputs(text: str) -> frozenset[str]:
 @app.command()
 def verify(
     paths: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
             help=(
                 "Stream record files (.ion, .10n, Kinesis .jsonl), Firehose event .json files, journal "
                 "export folders, saved `aws qldb get-digest|get-block|get-revision` outputs, or folders "
-                "holding any of these."
+                "holding any of these; or one postgresql:// URL of a ledger-mode restore."
             )
         ),
     ],
+    archive: Annotated[
+        str | None,
+        typer.Option(help="With a postgresql:// URL: also compare it with this archive (folder or s3://)."),
+    ] = None,
+    digest: Annotated[
+        list[Path] | None,
+        typer.Option(help="A saved `aws qldb get-digest` output to check the digest against (repeatable)."),
+    ] = None,
     json_out: JsonOption = False,
     quiet: QuietOption = False,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Recompute every revision hash, block hash and chain link, and check digests and proofs.
 
-    Exit 0 when everything verified, 1 when a check failed, 2 when an input is unusable.
+    Given a postgresql:// URL, verifies a ledger-mode restore (restore ... postgresql://...?mode=ledger)
+    from its rows: the same checks, plus every history and current row against its revision's Ion,
+    and against the archive with --archive. Exit 0 when everything verified, 1 when a check failed,
+    2 when an input is unusable.
 
     Example: qldb-archive verify ./sim/kinesis ./sim/export get-digest.json
+
+    Example: qldb-archive verify postgresql://app@db/ledger --archive ./archive --digest get-digest.json
     """
     from journal.verify import verify_paths
+    from restore.ledger_verify import is_database_url, verify_target
 
     with cli_errors():
-        report = verify_paths(paths, progress=progress_for(sys.stderr, quiet=quiet))
+        progress = progress_for(sys.stderr, quiet=quiet or json_out)
+        databases = [p for p in paths if is_database_url(p)]
+        result: VerificationReport | LedgerVerificationReport
+        if databases:
+            if len(paths) != 1:
+                raise QldbArchiveError("give one postgresql:// URL alone (digests with --digest)")
+            result = verify_target(
+                databases[0],
+                archive=archive,
+                digest_paths=digest or [],
+                endpoint_url=endpoint_url,
+                progress=progress,
+            )
+        else:
+            if archive is not None:
+                raise QldbArchiveError("--archive goes with a postgresql:// URL to verify")
+            result = verify_paths([*map(Path, paths), *(digest or [])], progress=progress)
     if json_out:
-        echo_json(report.to_json())
+        echo_json(result.to_json())
     else:
-        for line in report.summary_lines():
+        for line in result.summary_lines():
             typer.echo(line)
-    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
+    raise typer.Exit(ExitCode.OK if result.ok else ExitCode.CHECK_FAILED)
 
 
 @app.command()

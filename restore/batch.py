@@ -18,6 +18,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from restore.ledger_archive import BlockRow
 
 __all__ = ["RevisionBatch", "RevisionRow", "TableEffects", "batch_effects"]
 
@@ -39,6 +43,8 @@ class RevisionRow:
         is_redacted: the revision's data was redacted (no data, a data hash).
         data_json: the JSON projection of the data; None when deleted or redacted.
         content_hash: SHA-256 of the canonical JSON (`restore.content`); None without data.
+        revision_ion: the lossless Ion text of the revision struct, read only for targets that
+            ask for it (``TargetCapabilities.revision_ion``: the ledger targets); None otherwise.
     """
 
     table_name: str
@@ -53,6 +59,7 @@ class RevisionRow:
     is_redacted: bool
     data_json: str | None
     content_hash: str | None
+    revision_ion: str | None = None
 
     def wins_over(self, other: RevisionRow) -> bool:
         """True when this revision should replace `other` as the newest one seen."""
@@ -69,11 +76,14 @@ class RevisionBatch:
         rows: the revisions, in block order.
         first_block_seq: the first block the batch covers (inclusive).
         last_block_seq: the last block the batch covers (inclusive): the checkpoint after it.
+        blocks: the journal blocks the batch covers, for targets that keep them
+            (``TargetCapabilities.blocks``), including blocks without user revisions; else empty.
     """
 
     rows: tuple[RevisionRow, ...]
     first_block_seq: int
     last_block_seq: int
+    blocks: tuple[BlockRow, ...] = ()
 
     @property
     def where(self) -> str:

@@ -30,6 +30,9 @@ PLAN_QUERIES: Final[tuple[str, ...]] = (
     "parity_history_counts",
     "parity_history_buckets",
     "parity_history_rows",
+    "ledger_blocks",
+    "ledger_revision_ion",
+    "ledger_current_ion",
 )
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,11 +22,12 @@ from athena.local import LOCAL_DATABASE, LocalEngine
 from athena.typed import infer_table_columns
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
-from restore.batch import RevisionRow, batch_effects
+from restore.batch import RevisionBatch, RevisionRow, batch_effects
 from restore.checkpoint import Checkpoint, RunIdentity, resume_point
 from restore.content import content_hash
 from restore.errors import ConflictError, GapError, RestoreError, TransientTargetError
 from restore.identifiers import TableNames, table_names
+from restore.ledger_archive import add_revision_ion, attach_blocks, read_blocks, read_expected_data
 from restore.plan import (
     NO_BLOCK_CUT,
     Chunk,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from athena.typed import TypedColumn
+    from restore.ledger_hashes import DataHashReport
 
 __all__ = ["RestoreOptions", "RestoreReport", "TableReport", "apply_with_retry", "build_plan", "run_restore"]
 
@@ -150,6 +152,7 @@ class RestoreReport:
     plan: RestorePlan | None = None
     refused: str | None = None
     typed_ddl: list[str] = field(default_factory=list)
+    data_hashes: DataHashReport | None = None
 
     @property
     def revisions_per_second(self) -> float:
@@ -179,6 +182,7 @@ class RestoreReport:
             "refused": self.refused,
             "plan": None if self.plan is None else self.plan.to_json(),
             "typed_ddl": self.typed_ddl,
+            "data_hashes": None if self.data_hashes is None else self.data_hashes.to_json(),
         }
 
     def summary_lines(self) -> list[str]:
@@ -215,6 +219,8 @@ class RestoreReport:
                 f"{self.elapsed_seconds:.1f} s ({self.revisions_per_second:,.0f}/s), {self.retries} retries; "
                 f"checkpoint at block {self.last_block}"
             )
+        if self.data_hashes is not None:
+            lines.extend(self.data_hashes.summary_lines())
         return lines
 
 
@@ -248,6 +254,11 @@ def build_plan(
         RestoreError: an unknown table was selected, or the archive mixes ledgers.
         IdentifierError: a table name the target cannot hold.
     """
+    if target.capabilities.whole_journal and (options.tables or options.shard != (1, 1)):
+        raise RestoreError(
+            f"the {target.capabilities.engine} ledger target keeps the whole journal (every block and "
+            "revision, so its hashes and chain verify): restore it without --table and --shard"
+        )
     ledgers = _rows(engine.query(f"SELECT DISTINCT ledger FROM {LOCAL_DATABASE}.revisions"))
     if len(ledgers) > 1:
         found = ", ".join(sorted(str(r["ledger"]) for r in ledgers))
@@ -325,8 +336,13 @@ def build_plan(
     return plan, names
 
 
-def read_chunk(engine: LocalEngine, chunk: Chunk, options: RestoreOptions) -> tuple[list[RevisionRow], int]:
-    """The chunk's revisions in block order (this shard only), and how many were read in all."""
+def read_chunk(
+    engine: LocalEngine, chunk: Chunk, options: RestoreOptions, *, revision_ion: bool = False
+) -> tuple[list[RevisionRow], int]:
+    """The chunk's revisions in block order (this shard only), and how many were read in all.
+
+    With `revision_ion`, each row also gets its revision's lossless Ion text (ledger targets).
+    """
     selection = list(options.tables)
     table = _query(engine, "plan_revisions", [chunk.first_block, chunk.last_block, selection, selection])
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
@@ -352,7 +368,32 @@ def read_chunk(engine: LocalEngine, chunk: Chunk, options: RestoreOptions) -> tu
                 content_hash=content_hash(data_json),
             )
         )
+    if revision_ion:
+        rows = add_revision_ion(engine, rows, chunk)
     return rows, table.num_rows
+
+
+def _chunk_batches(
+    engine: LocalEngine, plan: RestorePlan, options: RestoreOptions, target: Target, start_after: int
+) -> Iterator[tuple[list[RevisionBatch], int, int]]:
+    """Per chunk: its batches, its last block and how many rows were read.
+
+    For a target that keeps blocks, each batch carries its blocks, and the blocks after the last
+    revision up to the cut come last, as a batch of their own (`restore.ledger_archive`).
+    """
+    caps = target.capabilities
+    previous = start_after
+    for chunk in plan.chunks:
+        rows, read = read_chunk(engine, chunk, options, revision_ion=caps.revision_ion)
+        batches = list(split_batches(rows, options.batch_revisions))
+        if caps.blocks:
+            batches = attach_blocks(batches, read_blocks(engine, after=previous, last=chunk.last_block))
+        yield batches, chunk.last_block, read
+        previous = chunk.last_block
+    if caps.blocks:
+        tail = attach_blocks((), read_blocks(engine, after=previous, last=plan.block_cut))
+        if tail:
+            yield tail, tail[-1].last_block_seq, 0
 
 
 def plan_typed_columns(
@@ -486,9 +527,8 @@ def run_restore(
         progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
         last_block = start_after
         try:
-            for chunk in plan.chunks:
-                rows, read = read_chunk(engine, chunk, options)
-                for batch in split_batches(rows, options.batch_revisions):
+            for batches, chunk_last, read in _chunk_batches(engine, plan, options, target, start_after):
+                for batch in batches:
                     checkpoint = Checkpoint(
                         restore_id=options.restore_id,
                         identity=identity,
@@ -508,7 +548,7 @@ def run_restore(
                         entry.deletes += sum(1 for r in effects.history if r.is_deleted)
                         entry.redactions += sum(1 for r in effects.history if r.is_redacted)
                         documents[table].update(r.doc_id for r in effects.history)
-                last_block = chunk.last_block
+                last_block = chunk_last
                 report.last_block = last_block
                 progress.advance(read)
             final = Checkpoint(
@@ -516,6 +556,10 @@ def run_restore(
             )
             apply_with_retry(target, lambda: target.save_checkpoint(final), max_retries=options.max_retries)
             report.completed = True
+            if target.capabilities.data_hash_check:
+                report.data_hashes = target.compare_data_hashes(
+                    names, read_expected_data(engine, block_cut=block_cut)
+                )
         finally:
             progress.finish()
             for table, docs in documents.items():

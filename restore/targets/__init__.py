@@ -33,7 +33,8 @@ def target_class(url: str) -> type[Target]:
     if engine is None:
         raise UnsupportedTargetError(
             f"no restore target for {scheme or 'a URL without a scheme'!r}; use sqlite:///file.db, "
-            "mysql://user@host/db or postgresql://user@host/db"
+            "mysql://user@host/db, postgresql://user@host/db (?mode=ledger for a ledger) or "
+            "qldb://LEDGER?region=REGION"
         )
     try:
         if engine == "sqlite":
@@ -44,6 +45,10 @@ def target_class(url: str) -> type[Target]:
             from restore.targets.mysql import MysqlTarget
 
             return MysqlTarget
+        from restore.targets.postgresql_ledger import PostgresLedgerTarget, is_ledger_url
+
+        if is_ledger_url(url):
+            return PostgresLedgerTarget
         from restore.targets.postgresql import PostgresTarget
 
         return PostgresTarget

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from restore.batch import RevisionBatch
     from restore.checkpoint import Checkpoint
     from restore.identifiers import IdentifierRules, TableNames
+    from restore.ledger_archive import ExpectedData
+    from restore.ledger_hashes import DataHashReport
 
 __all__ = ["CurrentRow", "HistoryRow", "SqlDialect", "Target", "TargetCapabilities"]
 
@@ -65,6 +67,11 @@ class TargetCapabilities:
         quote: the only way a table name enters SQL.
         bulk_load: how batches reach the server (for the report): ``executemany``, ``COPY``...
         dialect: the SQL spellings of the parity check.
+        revision_ion: the target needs each revision's lossless Ion (`RevisionRow.revision_ion`).
+        blocks: the target keeps the journal's blocks (`RevisionBatch.blocks`).
+        whole_journal: the target holds the whole journal (a ledger): no ``--table``, no ``--shard``.
+        data_hash_check: after a restore, the target compares each current document's data hash
+            with the archive's (`Target.compare_data_hashes`).
     """
 
     engine: str
@@ -72,6 +79,10 @@ class TargetCapabilities:
     quote: Callable[[str], str]
     bulk_load: str
     dialect: SqlDialect
+    revision_ion: bool = False
+    blocks: bool = False
+    whole_journal: bool = False
+    data_hash_check: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +199,19 @@ class Target(ABC):
         from restore.errors import UnsupportedTargetError
 
         raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no typed columns (--typed)")
+
+    def compare_data_hashes(
+        self, names: Mapping[str, TableNames], expected: Iterable[ExpectedData]
+    ) -> DataHashReport:
+        """Compare every current document's data hash in the target with the archive's (ledger targets).
+
+        Raises:
+            UnsupportedTargetError: the target has no such check (``data_hash_check`` is False).
+            TargetError: classified as for `apply`.
+        """
+        from restore.errors import UnsupportedTargetError
+
+        raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no data hash check")
 
     @abstractmethod
     def reconnect(self) -> None:
