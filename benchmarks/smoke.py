@@ -14,6 +14,7 @@ TINY: dict[str, list[str]] = {
     "bench_simulate.py": ["--size", "1000"],
     "bench_handler.py": ["--size", "500"],
     "bench_views.py": ["--size", "500"],
+    "bench_live.py": ["--size", "300"],
 }
 
 
