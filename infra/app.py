@@ -3,6 +3,7 @@
     QLDB ledger (legacy) -> Kinesis (KMS) -> Firehose -> transform Lambda -> Parquet in S3 (Object Lock)
                                                                   Glue tables, Athena workgroup, views
                                restore job (Fargate, on demand), parity job (Fargate, scheduled)
+                     (optional) -> live replication Lambda -> the target database (in the jobs' VPC)
                                                   alarms -> SNS
 
 Run from ``infra/`` with ``cdk synth`` / ``cdk deploy`` (cdk.json runs ``python -m infra.app`` from
@@ -20,12 +21,13 @@ from typing import TYPE_CHECKING, Final
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.bundle import build_lambda_bundle
+from infra.bundle import LIVE_DISTRIBUTIONS, LIVE_PACKAGES, build_lambda_bundle
 from infra.components.alarms import Alarms
 from infra.components.archive_bucket import ArchiveBucket
 from infra.components.catalog import Catalog
 from infra.components.firehose import DeliveryStream
 from infra.components.jobs import Jobs
+from infra.components.live_replication import LiveReplication
 from infra.components.stream import JournalStream, LegacyQldbStream
 from infra.components.transform_lambda import TransformLambda
 from infra.settings import Settings, settings_from_context
@@ -51,10 +53,18 @@ class ArchiveStack(cdk.Stack):
     Attributes:
         settings: what was deployed.
         journal, legacy_stream, archive, transform, delivery, catalog, jobs, alarms: the parts.
+        live: the live replication (its code: `live_bundle`), or None when ``live_replication`` is off.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: Settings, bundle: Path, **kwargs: object
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        bundle: Path,
+        live_bundle: Path | None = None,
+        **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.settings = s = settings
@@ -138,6 +148,31 @@ class ArchiveStack(cdk.Stack):
             parity_enabled=bool(s.parity_schedule),
             alarm_email=s.alarm_email,
         )
+        if s.live_replication and live_bundle is None:
+            raise ValueError("live_replication is on: pass the live Lambda bundle (build_app builds it)")
+        self.live = (
+            LiveReplication(
+                self,
+                "Live",
+                bundle=live_bundle,
+                architecture=s.lambda_architecture,
+                stream=self.journal.stream,
+                stream_key=self.journal.key,
+                vpc=self.jobs.vpc,
+                target_secret=self.jobs.target_secret,
+                topic=self.alarms.topic,
+                history=s.live_history,
+                order=s.live_order,
+                batch_size=s.live_batch_size,
+                parallelization_factor=s.live_parallelization_factor,
+                max_retry_attempts=s.live_max_retry_attempts,
+                max_record_age_seconds=s.live_max_record_age_seconds,
+                strict_max_wait_seconds=s.live_strict_max_wait_seconds,
+                lag_alarm_seconds=s.freshness_seconds,
+            )
+            if s.live_replication and live_bundle is not None
+            else None
+        )
         self._outputs()
 
     def _outputs(self) -> None:
@@ -166,6 +201,9 @@ class ArchiveStack(cdk.Stack):
                 ],
             ),
         }
+        if self.live is not None:
+            outputs["LiveSecurityGroup"] = self.live.security_group.security_group_id
+            outputs["LiveFailureQueueUrl"] = self.live.queue.queue_url
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)
 
@@ -183,7 +221,24 @@ def build_app(context: Mapping[str, object] | None = None, *, outdir: str | None
     app = cdk.App(context={**FEATURE_FLAGS, **(context or {})}, outdir=outdir)
     settings = settings_from_context(app.node.try_get_context)
     bundle = build_lambda_bundle(settings.lambda_architecture)
-    ArchiveStack(app, STACK_NAME, settings=settings, bundle=bundle.path, description="qldb-archive pipeline")
+    live = (
+        build_lambda_bundle(
+            settings.lambda_architecture,
+            packages=LIVE_PACKAGES,
+            distributions=LIVE_DISTRIBUTIONS,
+            name="live",
+        )
+        if settings.live_replication
+        else None
+    )
+    ArchiveStack(
+        app,
+        STACK_NAME,
+        settings=settings,
+        bundle=bundle.path,
+        live_bundle=None if live is None else live.path,
+        description="qldb-archive pipeline",
+    )
     cdk.Validations.of(app).add_plugins(
         AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)
     )

@@ -17,6 +17,13 @@ platform and the Python version, so only the first build downloads from PyPI; th
 copied again only when their content changes.
 
 Requirement specifiers are read from ``pyproject.toml`` (`LAMBDA_DISTRIBUTIONS`), never retyped.
+
+The live replication Lambda (`restore.live.lambda_handler`, infra/components/live_replication.py)
+is built the same way with `LIVE_PACKAGES` and `LIVE_DISTRIBUTIONS`: ``restore`` and ``athena``
+too, and the two database drivers, PyMySQL (pure Python) and psycopg with its ``binary`` extra
+(psycopg-binary's manylinux wheels carry libpq, so no system library is needed). ``restore`` and
+``athena`` import DuckDB and pyarrow lazily (the restore runner, the local engine), so neither
+goes in; boto3 (for Secrets Manager and SQS) is the Lambda runtime's.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ __all__ = [
     "BUILD_DIR",
     "LAMBDA_DISTRIBUTIONS",
     "LAMBDA_PACKAGES",
+    "LIVE_DISTRIBUTIONS",
+    "LIVE_PACKAGES",
     "PYTHON_VERSION",
     "REPO_ROOT",
     "Architecture",
@@ -67,6 +76,12 @@ LAMBDA_DISTRIBUTIONS: Final = ("amazon-ion", "aws-lambda-powertools", "orjson")
 orjson: `firehose_transform.normalise` serialises rows with it. A name pyproject does not list
 (yet) is installed unpinned, so the bundle still imports (a test runs the handler from it)."""
 
+LIVE_PACKAGES: Final = ("athena", "firehose_transform", "journal", "restore")
+"""Our packages in the live replication bundle (``restore`` reads ``athena``'s light modules too)."""
+
+LIVE_DISTRIBUTIONS: Final = (*LAMBDA_DISTRIBUTIONS, "pymysql", "psycopg")
+"""The live bundle's runtime dependencies: the transform's, and the MySQL and PostgreSQL drivers."""
+
 _PLATFORMS: Final[dict[str, str]] = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 _NAME: Final = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -97,8 +112,10 @@ def platform_tag(architecture: Architecture) -> str:
     return _PLATFORMS[architecture]
 
 
-def lambda_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> tuple[str, ...]:
-    """The requirement specifiers of `LAMBDA_DISTRIBUTIONS`, as ``pyproject.toml`` declares them.
+def lambda_requirements(
+    pyproject: Path = REPO_ROOT / "pyproject.toml", distributions: tuple[str, ...] = LAMBDA_DISTRIBUTIONS
+) -> tuple[str, ...]:
+    """The requirement specifiers of `distributions`, as ``pyproject.toml`` declares them.
 
     A distribution pyproject does not list is given by its bare name (latest release).
     """
@@ -108,7 +125,7 @@ def lambda_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> tuple
         match = _NAME.match(spec)
         if match:
             by_name[match.group(1).lower().replace("_", "-")] = spec
-    return tuple(by_name.get(name, name) for name in LAMBDA_DISTRIBUTIONS)
+    return tuple(by_name.get(name, name) for name in distributions)
 
 
 def _digest(parts: list[bytes]) -> str:
@@ -119,9 +136,9 @@ def _digest(parts: list[bytes]) -> str:
     return h.hexdigest()[:16]
 
 
-def _source_files(root: Path) -> list[Path]:
+def _source_files(root: Path, packages: tuple[str, ...]) -> list[Path]:
     files: list[Path] = []
-    for package in LAMBDA_PACKAGES:
+    for package in packages:
         files += [
             p
             for p in sorted((root / package).rglob("*"))
@@ -167,6 +184,9 @@ def build_lambda_bundle(
     *,
     root: Path = REPO_ROOT,
     build_dir: Path = BUILD_DIR,
+    packages: tuple[str, ...] = LAMBDA_PACKAGES,
+    distributions: tuple[str, ...] = LAMBDA_DISTRIBUTIONS,
+    name: str = "lambda",
 ) -> LambdaBundle:
     """Build (or reuse) the Lambda code folder for `architecture`.
 
@@ -174,15 +194,18 @@ def build_lambda_bundle(
         architecture: ``x86_64`` or ``arm64``; picks the manylinux wheels.
         root: the repository root (the packages and pyproject.toml).
         build_dir: where wheels and bundles are cached.
+        packages: our packages to copy in (the transform's by default; `LIVE_PACKAGES`).
+        distributions: their runtime dependencies (`LAMBDA_DISTRIBUTIONS`; `LIVE_DISTRIBUTIONS`).
+        name: the bundle folder's prefix; one bundle per name and architecture is kept.
 
     Returns:
-        The bundle folder: the wheels of `lambda_requirements` plus `LAMBDA_PACKAGES`' sources.
+        The bundle folder: the wheels of `lambda_requirements` plus the packages' sources.
 
     Raises:
         subprocess.CalledProcessError: pip failed (offline on a first build, or no wheel for the
             platform: every dependency must ship one, --only-binary forbids building).
     """
-    requirements = lambda_requirements(root / "pyproject.toml")
+    requirements = lambda_requirements(root / "pyproject.toml", distributions)
     deps_key = _digest(
         [platform_tag(architecture).encode(), PYTHON_VERSION.encode(), *map(str.encode, requirements)]
     )
@@ -192,11 +215,11 @@ def build_lambda_bundle(
         build_dir.mkdir(parents=True, exist_ok=True)
         _install_wheels(deps, requirements, architecture)
         downloaded = True
-    sources = _source_files(root)
+    sources = _source_files(root, packages)
     src_key = _digest(
         [deps_key.encode()] + [f"{p.relative_to(root)}".encode() + p.read_bytes() for p in sources]
     )
-    bundle = build_dir / f"lambda-{architecture}-{src_key}"
+    bundle = build_dir / f"{name}-{architecture}-{src_key}"
     if not bundle.is_dir():
         tmp = bundle.with_name(bundle.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -206,7 +229,7 @@ def build_lambda_bundle(
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
         tmp.rename(bundle)
-        for old in build_dir.glob(f"lambda-{architecture}-*"):  # keep one bundle per architecture
+        for old in build_dir.glob(f"{name}-{architecture}-*"):  # keep one bundle per name and architecture
             if old != bundle:
                 shutil.rmtree(old, ignore_errors=True)
     return LambdaBundle(bundle, architecture, bundle_size(bundle), downloaded)

@@ -18,10 +18,11 @@ from typing import Any, Final, Literal, cast
 from athena.deploy import MIN_BYTES_SCANNED_CUTOFF
 from athena.views import check_database_name
 
-__all__ = ["CONTEXT_KEYS", "Settings", "SettingsError", "StreamMode", "settings_from_context"]
+__all__ = ["CONTEXT_KEYS", "LiveOrder", "Settings", "SettingsError", "StreamMode", "settings_from_context"]
 
 StreamMode = Literal["ON_DEMAND", "PROVISIONED"]
 Architecture = Literal["x86_64", "arm64"]
+LiveOrder = Literal["converge", "strict"]
 
 
 class SettingsError(ValueError):
@@ -64,6 +65,14 @@ class Settings:
         alarm_email: subscribed to the alarm topic when set.
         freshness_seconds: alarm when the oldest record waiting in Firehose is older than this.
         max_idle_hours: alarm when nothing was delivered for this long; 0 disables (idle ledgers).
+        live_replication: deploy the live replication Lambda (Kinesis -> the target database).
+        live_history: it also writes history tables.
+        live_order: ``converge`` or ``strict`` (see restore/live_plan.py).
+        live_batch_size: the event source mapping's BatchSize (Kinesis records per invocation).
+        live_parallelization_factor: concurrent batches per shard (1-10).
+        live_max_retry_attempts: retries of a failed batch (-1: until the record age limit).
+        live_max_record_age_seconds: records older than this go to the on-failure queue unapplied.
+        live_strict_max_wait_seconds: strict order stops waiting for a missing version after this.
     """
 
     stream_mode: StreamMode = "ON_DEMAND"
@@ -93,6 +102,14 @@ class Settings:
     alarm_email: str = ""
     freshness_seconds: int = 3600
     max_idle_hours: int = 0
+    live_replication: bool = False
+    live_history: bool = False
+    live_order: LiveOrder = "converge"
+    live_batch_size: int = 100
+    live_parallelization_factor: int = 1
+    live_max_retry_attempts: int = -1
+    live_max_record_age_seconds: int = 86_400
+    live_strict_max_wait_seconds: int = 300
 
     @property
     def projection_ledgers(self) -> tuple[str, ...] | None:
@@ -134,6 +151,7 @@ _PARSERS: Final[dict[type | str, Callable[[object], Any]]] = {
     "tuple[str, ...]": _names,
     "StreamMode": lambda v: str(v).upper(),
     "Architecture": str,
+    "LiveOrder": lambda v: str(v).lower(),
 }
 
 
@@ -165,6 +183,32 @@ def _check(s: Settings) -> None:
         raise SettingsError("max_idle_hours", "an alarm evaluates at most 7 days of hourly periods")
     if s.container_image and ":" not in s.container_image:
         raise SettingsError("container_image", "give <ecr-repository>:<tag>")
+    _check_live(s)
+
+
+def _check_live(s: Settings) -> None:
+    """The event source mapping's limits (Lambda's CreateEventSourceMapping) and strict order's wait."""
+    if s.live_order not in ("converge", "strict"):
+        raise SettingsError("live_order", f"{s.live_order!r}: use converge or strict")
+    if not 1 <= s.live_batch_size <= 10_000:
+        raise SettingsError("live_batch_size", "a Kinesis event source mapping takes 1-10,000 records")
+    if not 1 <= s.live_parallelization_factor <= 10:
+        raise SettingsError("live_parallelization_factor", "Lambda allows 1-10 batches per shard")
+    if not -1 <= s.live_max_retry_attempts <= 10_000:
+        raise SettingsError("live_max_retry_attempts", "Lambda allows -1 (unlimited) to 10,000")
+    age, retention = s.live_max_record_age_seconds, s.stream_retention_hours * 3600
+    if not (age == -1 or 60 <= age <= 604_800) or age > retention:
+        raise SettingsError(
+            "live_max_record_age_seconds",
+            "Lambda allows -1 or 60-604,800 s, and at most the stream's retention",
+        )
+    if s.live_order == "strict" and age != -1 and s.live_strict_max_wait_seconds >= age:
+        raise SettingsError(
+            "live_strict_max_wait_seconds",
+            "must be shorter than live_max_record_age_seconds, or Lambda discards a waiting record first",
+        )
+    if s.live_strict_max_wait_seconds < 0:
+        raise SettingsError("live_strict_max_wait_seconds", "give seconds >= 0")
 
 
 def settings_from_context(get: Callable[[str], object] | Mapping[str, object]) -> Settings:

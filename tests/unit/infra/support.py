@@ -73,8 +73,16 @@ LEGACY_CONTEXT: dict[str, object] = {
     "alarm_email": "oncall@example.com",
     "max_idle_hours": 24,
     "archive_prefix": "archive/",
+    "live_replication": True,
+    "live_history": True,
+    "live_order": "strict",
+    "live_batch_size": 1000,
+    "live_parallelization_factor": 4,
+    "live_max_retry_attempts": 10000,
+    "live_max_record_age_seconds": 3600,
+    "live_strict_max_wait_seconds": 600,
 }
-"""A variant with every optional part on (the legacy QLDB stream, backup, an existing VPC...)."""
+"""A variant with every optional part on (legacy QLDB stream, backup, existing VPC, live replication...)."""
 
 NO_PARITY_CONTEXT: dict[str, object] = {"parity_schedule": ""}
 

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundle import Architecture, LambdaBundle, build_lambda_bundle, lambda_requirements
+from infra.bundle import (
+    LIVE_DISTRIBUTIONS,
+    LIVE_PACKAGES,
+    Architecture,
+    LambdaBundle,
+    build_lambda_bundle,
+    lambda_requirements,
+)
 
 ELF_MACHINE = {"x86_64": 0x3E, "arm64": 0xB7}
 
@@ -87,6 +94,62 @@ def test_handler_imports_from_the_bundle_alone(host_bundle: LambdaBundle) -> Non
     )
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-B", "-c", code, str(Path(host_bundle.path))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "lambda_handler"
+
+
+# The live replication bundle: the restore's targets and both database drivers, still no DuckDB or pyarrow
+
+
+def build_live(arch: Architecture) -> LambdaBundle:
+    return build_lambda_bundle(arch, packages=LIVE_PACKAGES, distributions=LIVE_DISTRIBUTIONS, name="live")
+
+
+@pytest.fixture(scope="module", params=["x86_64", "arm64"])
+def live_bundle(request: pytest.FixtureRequest) -> LambdaBundle:
+    return build_live(request.param)
+
+
+def test_live_bundle_contents(live_bundle: LambdaBundle) -> None:
+    names = {p.name for p in live_bundle.path.iterdir()}
+    assert {
+        "restore",
+        "journal",
+        "firehose_transform",
+        "athena",
+        "pymysql",
+        "psycopg",
+        "psycopg_binary",
+    } <= names
+    for heavy in ("pyarrow", "boto3", "botocore", "duckdb", "qldb_archive", "infra"):
+        assert heavy not in names, heavy
+    (ext,) = list((live_bundle.path / "psycopg_binary").glob("pq.cpython-311-*.so"))
+    assert int.from_bytes(ext.read_bytes()[18:20], "little") == ELF_MACHINE[live_bundle.architecture]
+    assert live_bundle.size_bytes < 250 * 1024 * 1024
+
+
+def test_live_requirements_come_from_pyproject() -> None:
+    specs = lambda_requirements(distributions=LIVE_DISTRIBUTIONS)
+    assert specs[-2:] == ("pymysql>=1.1", "psycopg[binary]>=3.2")
+
+
+def test_live_handler_imports_from_the_bundle_alone(host_bundle: LambdaBundle) -> None:
+    """The live handler and both targets import without site-packages; psycopg uses its binary libpq."""
+    live = build_live(host_bundle.architecture)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import restore.live as h, restore.targets.mysql, restore.targets.postgresql, psycopg;"
+        "from amazon.ion import simpleion; assert simpleion.c_ext, 'pure-Python Ion';"
+        "assert psycopg.pq.__impl__ == 'binary', psycopg.pq.__impl__;"
+        "assert not {'pyarrow', 'duckdb', 'boto3'} & set(sys.modules), 'heavy import';"
+        "print(h.lambda_handler.__name__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", code, str(live.path)],
         capture_output=True,
         text=True,
         check=False,

@@ -16,6 +16,8 @@ RESOURCE_STAR_ALLOWED: Final = {
     # action -> why AWS requires Resource "*"
     "ecr:GetAuthorizationToken": "takes no resource; the image pull itself is scoped to the repository",
     "cloudwatch:PutMetricData": "has no resource type; scoped by the cloudwatch:namespace condition",
+    "ec2:DescribeNetworkInterfaces": "no resource-level permissions; Lambda puts the live function in a VPC",
+    "ec2:DescribeSubnets": "no resource-level permissions; Lambda puts the live function in a VPC",
 }
 KEY_POLICY_STAR: Final = {
     # Key policies always name Resource "*" (the key itself).

@@ -24,6 +24,12 @@ EXPECTED_ACKNOWLEDGEMENTS: Final = {
     "AwsSolutions-ECS2",  # non-secret environment variables
     "AwsSolutions-IAM5[Resource::*]",  # ecr:GetAuthorizationToken, cloudwatch:PutMetricData
     "AwsSolutions-IAM5[Resource::<bucket>/*]",  # objects of one bucket (Firehose, jobs, Athena results)
+    "AwsSolutions-SQS3",  # the live replication queue is itself the dead end
+    # the live function's network interfaces, subnets and security groups, in this account and region
+    *(
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:{kind}/*]"
+        for kind in ("network-interface", "subnet", "security-group")
+    ),
 }
 
 CFN_LINT_IGNORED: Final = {

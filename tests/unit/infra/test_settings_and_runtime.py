@@ -42,6 +42,13 @@ def test_context_strings_from_the_command_line() -> None:
         ({"vpc_id": "vpc-1"}, "subnet_ids"),
         ({"container_image": "repo"}, "container_image"),
         ({"max_idle_hours": 500}, "max_idle_hours"),
+        ({"live_order": "sorted"}, "live_order"),
+        ({"live_batch_size": 20000}, "live_batch_size"),
+        ({"live_parallelization_factor": 11}, "live_parallelization_factor"),
+        ({"live_max_retry_attempts": -2}, "live_max_retry_attempts"),
+        ({"live_max_record_age_seconds": 30}, "live_max_record_age_seconds"),
+        ({"live_max_record_age_seconds": 700000}, "live_max_record_age_seconds"),
+        ({"live_order": "strict", "live_max_record_age_seconds": 300}, "live_strict_max_wait_seconds"),
     ],
 )
 def test_bad_context_names_the_key(context: dict[str, object], key: str) -> None:

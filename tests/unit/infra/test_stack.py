@@ -497,3 +497,106 @@ def test_views_sql_is_rendered_not_retyped(default_synth: Synth) -> None:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+# Live replication ------------------------------------------------------------------------------
+
+
+def test_live_replication_is_off_by_default(default_synth: Synth) -> None:
+    assert not default_synth.resources("AWS::Lambda::EventSourceMapping")
+    assert not default_synth.resources("AWS::SQS::Queue")
+    handlers = {f["Properties"]["Handler"] for f in default_synth.resources("AWS::Lambda::Function").values()}
+    assert "restore.live.lambda_handler" not in handlers
+
+
+def test_live_replication_mapping_queue_and_function(legacy_synth: Synth, legacy: Template) -> None:
+    # the event source mapping on the journal stream, partial batch responses, bounded retries
+    legacy.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [Match.string_like_regexp("^JournalStream"), "Arn"]},
+            "FunctionName": {"Ref": Match.string_like_regexp("^LiveFunction")},
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 1000,
+            "ParallelizationFactor": 4,
+            "BisectBatchOnFunctionError": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "MaximumRetryAttempts": 10000,
+            "MaximumRecordAgeInSeconds": 3600,
+            "DestinationConfig": {
+                "OnFailure": {
+                    "Destination": {"Fn::GetAtt": [Match.string_like_regexp("^LiveFailureQueue"), "Arn"]}
+                }
+            },
+        },
+    )
+    # the on-failure queue: encrypted, TLS only
+    queue = legacy_synth.one("AWS::SQS::Queue")
+    assert queue["SqsManagedSseEnabled"] is True
+    (queue_policy,) = legacy_synth.resources("AWS::SQS::QueuePolicy").values()
+    (deny,) = queue_policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+    # the function: bundled with the restore's targets, in the jobs' VPC, configured from the settings
+    (live,) = [
+        f["Properties"]
+        for f in legacy_synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "restore.live.lambda_handler"
+    ]
+    assert (live["Runtime"], live["Architectures"]) == ("python3.11", ["arm64"])
+    assert live["VpcConfig"]["SubnetIds"] == LEGACY_CONTEXT["subnet_ids"]
+    (group_id,) = live["VpcConfig"]["SecurityGroupIds"]
+    assert group_id["Fn::GetAtt"][0].startswith("LiveSecurityGroup")
+    env = live["Environment"]["Variables"]
+    assert (
+        env["QLDB_ARCHIVE_TARGET_SECRET_ARN"] == LEGACY_CONTEXT["target_secret_arn"]
+    )  # the ARN, not the URL
+    assert (env["QLDB_ARCHIVE_LIVE_ORDER"], env["QLDB_ARCHIVE_LIVE_HISTORY"]) == ("strict", "true")
+    assert env["QLDB_ARCHIVE_LIVE_STRICT_MAX_WAIT_SECONDS"] == "600"
+    assert env["QLDB_ARCHIVE_POISON_QUEUE_URL"]["Ref"].startswith("LiveFailureQueue")
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
+    # no inbound rule on its security group; outputs say what to allow into the database
+    (group,) = [
+        g
+        for k, g in legacy_synth.resources("AWS::EC2::SecurityGroup").items()
+        if k.startswith("LiveSecurity")
+    ]
+    assert "SecurityGroupIngress" not in group["Properties"]
+    assert {"LiveSecurityGroup", "LiveFailureQueueUrl"} <= set(legacy_synth.template["Outputs"])
+
+
+def test_live_replication_role_reads_only_what_it_needs(legacy_synth: Synth) -> None:
+    (policy,) = [
+        p for k, p in legacy_synth.resources("AWS::IAM::Policy").items() if k.startswith("LivePolicy")
+    ]
+    by_sid = {st["Sid"]: st for st in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert set(by_sid) == {
+        "WriteOwnLogs",
+        "ReadJournalStream",
+        "DecryptJournalStream",
+        "ReadTargetSecret",
+        "SendFailures",
+        "ManageOwnNetworkInterfaces",
+        "DescribeNetwork",
+    }
+    assert by_sid["ReadJournalStream"]["Resource"]["Fn::GetAtt"][0].startswith("JournalStream")
+    assert by_sid["DecryptJournalStream"]["Resource"]["Fn::GetAtt"][0].startswith("JournalKey")
+    assert by_sid["ReadTargetSecret"] == {
+        "Action": "secretsmanager:GetSecretValue",
+        "Effect": "Allow",
+        "Resource": LEGACY_CONTEXT["target_secret_arn"],
+        "Sid": "ReadTargetSecret",
+    }
+    assert by_sid["SendFailures"]["Resource"]["Fn::GetAtt"][0].startswith("LiveFailureQueue")
+
+
+def test_live_replication_alarms(legacy_synth: Synth) -> None:
+    live = {
+        k: a["Properties"]
+        for k, a in legacy_synth.resources("AWS::CloudWatch::Alarm").items()
+        if k.startswith("Live")
+    }
+    by_metric = {a["MetricName"]: a for a in live.values()}
+    assert set(by_metric) == {"Errors", "IteratorAge", "ApproximateNumberOfMessagesVisible"}
+    assert by_metric["IteratorAge"]["Threshold"] == 3_600_000  # freshness_seconds, in milliseconds
+    for alarm in live.values():
+        assert alarm["AlarmActions"][0]["Ref"].startswith("AlarmsTopic")
