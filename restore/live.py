@@ -276,11 +276,14 @@ class LiveResult:
         response: the partial batch response returned to Lambda.
         plan: the decisions.
         poison_sent: poison records the poison queue took.
+        milliseconds: time spent per step: ``decode`` (KPL, Ion, the JSON projection), ``plan``
+            (tables, strict order's lookups), ``apply`` (the transaction), ``poison`` (the queue).
     """
 
     response: PartialBatchResponse
     plan: LivePlan
     poison_sent: int = 0
+    milliseconds: Mapping[str, float] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """The plan's counts, the poison sent and the failures reported."""
@@ -289,6 +292,19 @@ class LiveResult:
             "poison_sent": self.poison_sent,
             "failed": len(self.response["batchItemFailures"]),
         }
+
+
+class _Stopwatch:
+    """Milliseconds per step, for the batch log line and the benchmark."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round((now - self._last) * 1000, 3)
+        self._last = now
 
 
 class LiveReplicator:
@@ -322,13 +338,17 @@ class LiveReplicator:
         Raises:
             LiveApplyError: the database refused the batch, or stayed unreachable.
         """
+        clock = _Stopwatch()
         sources = sources_of(event)
         records = [decode_record(s) for s in sources]
+        clock.lap("decode")
         if not records:
             return LiveResult(response={"batchItemFailures": []}, plan=LivePlan(rows=()))
         try:
             plan = self._plan(records)
+            clock.lap("plan")
             self._apply(plan)
+            clock.lap("apply")
         except TargetError as exc:
             raise LiveApplyError(
                 str(exc),
@@ -337,9 +357,10 @@ class LiveReplicator:
                 last_sequence_number=sources[-1].sequence_number,
             ) from None
         sent = self._send_poison(plan)
+        clock.lap("poison")
         failures = first_failures(plan.decisions, sent=sent)
         response: PartialBatchResponse = {"batchItemFailures": [{"itemIdentifier": s} for s in failures]}
-        result = LiveResult(response=response, plan=plan, poison_sent=len(sent))
+        result = LiveResult(response=response, plan=plan, poison_sent=len(sent), milliseconds=clock.laps)
         self._log(result, sources)
         return result
 
@@ -476,6 +497,7 @@ class LiveReplicator:
                 "first_sequence_number": sources[0].sequence_number,
                 "last_sequence_number": sources[-1].sequence_number,
                 "failures": [f["itemIdentifier"] for f in result.response["batchItemFailures"]],
+                **{f"{step}_ms": ms for step, ms in result.milliseconds.items()},
                 "order": self.config.order,
                 "history": self.config.history,
                 "target": redact_url(self.target.url),
