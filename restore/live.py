@@ -311,7 +311,7 @@ class LiveReplicator:
     """Applies Kinesis events to one target; keeps its connection across invocations.
 
     Args:
-        target: the open target (the restore's).
+        target: the open target (the restore's; not a ledger-grade one).
         config: how to replicate.
         send_poison: where poison records go; None: they fail their batch.
         clock: epoch seconds now (strict order ages records against it).
@@ -327,6 +327,13 @@ class LiveReplicator:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        caps = target.capabilities
+        if caps.blocks or caps.whole_journal:
+            raise LiveConfigError(
+                f"{redact_url(target.url)} is a ledger-grade target: it keeps the journal's blocks and hash "
+                "chain, which live replication does not build; restore it from the archive, and replicate "
+                "live into a plain mysql:// or postgresql:// database"
+            )
         self.target, self.config = target, config
         self.send_poison = send_poison
         self._clock, self._sleep = clock, sleep

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import io
 import json
 import logging
@@ -209,6 +210,13 @@ def test_a_database_error_fails_the_invocation_naming_the_records(
         sequence(event, 0),
         sequence(event, 4),
     )
+
+
+def test_a_ledger_grade_target_is_refused(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = dataclasses.replace(target.capabilities, blocks=True, whole_journal=True)
+    monkeypatch.setattr(target, "capabilities", ledger)
+    with pytest.raises(LiveConfigError, match="ledger-grade target"):
+        LiveReplicator(target, LiveConfig())
 
 
 def test_an_empty_event(target: Target) -> None:
