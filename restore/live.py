@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 __all__ = [
+    "APPLY_ERRORS_METRIC",
     "METRICS",
     "LiveConfig",
     "LiveReplicator",
@@ -116,6 +117,8 @@ METRICS: Final = {
     "failed": "LiveFailedRecords",
 }
 """Counts -> CloudWatch metric names (EMF, namespace ``POWERTOOLS_METRICS_NAMESPACE``)."""
+APPLY_ERRORS_METRIC: Final = "LiveApplyErrors"
+"""Invocations the database failed (`LiveApplyError`)."""
 MAX_LOGGED: Final = 10
 """Blocked documents and poison reasons logged per invocation (then "... and N more")."""
 MAX_REASON: Final = 300
@@ -540,8 +543,20 @@ def _current() -> LiveReplicator:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
-    """Kinesis event source mapping entry point (see the module docstring)."""
-    result = _current().handle(event)
+    """Kinesis event source mapping entry point (see the module docstring).
+
+    After a database error the container's connection is dropped: the next invocation reads the
+    secret again (a rotated password) and re-creates missing tables.
+    """
+    global _replicator
+    replicator = _current()
+    try:
+        result = replicator.handle(event)
+    except LiveApplyError:
+        metrics.add_metric(name=APPLY_ERRORS_METRIC, unit=MetricUnit.Count, value=1)
+        _replicator = None
+        replicator.target.close()
+        raise
     for name, value in result.counts().items():
         if name in METRICS:
             metrics.add_metric(name=METRICS[name], unit=MetricUnit.Count, value=value)

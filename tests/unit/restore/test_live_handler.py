@@ -257,6 +257,27 @@ def test_lambda_handler_logs_counts_and_no_document_data(
     assert live._replicator is kept
 
 
+def test_a_database_error_drops_the_containers_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QLDB_ARCHIVE_TARGET_URL", f"sqlite:///{tmp_path}/handler.db")
+    monkeypatch.setattr(live, "_replicator", None)
+    live.lambda_handler({"Records": []}, CONTEXT)
+    first = live._replicator
+    assert first is not None
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise TerminalTargetError("no such table", where="applying blocks 3-3")
+
+    monkeypatch.setattr(first.target, "apply", refuse)
+    with pytest.raises(LiveApplyError, match="no such table"):
+        live.lambda_handler(load_event(), CONTEXT)
+    assert live._replicator is None  # the next invocation connects again, secret read afresh
+    live.lambda_handler({"Records": []}, CONTEXT)
+    assert live._replicator is not None
+    assert live._replicator is not first
+
+
 def test_config_from_env() -> None:
     config = config_from_env(
         {
