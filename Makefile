@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench-smoke docs install synth
+QLDB_VENV ?= .venv-qldb
+QLDB_BIN := $(QLDB_VENV)/bin
+
+.PHONY: demo test lint typecheck unit bench-smoke docs install synth qldb-env qldb-test
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +15,22 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# The QLDB ledger target's own environment: the `qldb` extra of pyproject.toml (pyqldb and its
+# legacy pins, which cannot share .venv with amazon-ion 0.15), plus pytest for its tests. The
+# project itself is not installed there: restore/targets/qldb.py runs it with the repo on its path.
+$(QLDB_BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(QLDB_VENV)
+	$(QLDB_BIN)/python -m pip install --quiet --upgrade pip
+	$(PYTHON) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['qldb']))" > $(QLDB_VENV)/requirements.txt
+	$(QLDB_BIN)/python -m pip install --quiet -r $(QLDB_VENV)/requirements.txt 'pytest>=8'
+	touch $@
+
+qldb-env: $(QLDB_BIN)/.installed
+
+# The worker's tests, run by the qldb environment's Python against the local QLDB session double.
+qldb-test: $(QLDB_BIN)/.installed
+	$(QLDB_BIN)/python -m pytest -p no:cacheprovider tests/qldb_env
 
 demo: $(BIN)/.installed
 	$(BIN)/qldb-archive demo
@@ -23,7 +42,7 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-unit: $(BIN)/.installed
+unit: $(BIN)/.installed $(QLDB_BIN)/.installed
 	$(BIN)/python -m pytest
 
 bench-smoke: $(BIN)/.installed
@@ -32,7 +51,7 @@ bench-smoke: $(BIN)/.installed
 docs: $(BIN)/.installed
 	$(BIN)/python -m qldb_archive.cli_docs > docs/cli.md
 
-test: lint typecheck unit bench-smoke
+test: lint typecheck unit qldb-test bench-smoke
 
 # Synthesise the CDK app into infra/build/cdk.out, offline (cdk-nag included).
 synth: $(BIN)/.installed

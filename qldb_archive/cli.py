@@ -402,9 +402,10 @@ def restore(
         typer.Argument(
             envvar=TARGET_ENVVAR,
             show_envvar=True,
-            help="sqlite:///file.db (embedded), mysql://user:pass@host:3306/db or "
-            "postgresql://user:pass@host:5432/db. Prefer passwords from the environment "
-            "(PGPASSWORD, or the whole URL in QLDB_ARCHIVE_TARGET_URL) over the command line.",
+            help="sqlite:///file.db (embedded), mysql://user:pass@host:3306/db, "
+            "postgresql://user:pass@host:5432/db (add ?mode=ledger for a verifiable ledger) or a new "
+            "ledger qldb://LEDGER?region=REGION (needs `make qldb-env`). Prefer passwords from the "
+            "environment (PGPASSWORD, or the whole URL in QLDB_ARCHIVE_TARGET_URL) over the command line.",
         ),
     ],
     table: Annotated[
@@ -464,8 +465,9 @@ def restore(
     De-duplicates by (document id, version), orders by block, refuses conflicting revisions and
     (unless --allow-gaps) missing ones, then applies whole blocks in transactions with a
     version guard and tombstones: any re-run converges, and --resume continues a killed run.
-    Exit 0 restored, 1 refused (gaps or conflicts; nothing written), 2 unusable input or a
-    database error (the message names the blocks; the checkpoint says where to resume).
+    Exit 0 restored, 1 refused (gaps or conflicts; nothing written) or, for a new QLDB ledger, a
+    current document whose data hash differs from the archive's, 2 unusable input or a database
+    error (the message names the blocks; the checkpoint says where to resume).
 
     Example: qldb-archive restore ./archive sqlite:///restored.db --history --as-of-block 5000
     """
@@ -513,7 +515,8 @@ def restore(
     else:
         for line in result.summary_lines():
             typer.echo(line)
-    raise typer.Exit(ExitCode.CHECK_FAILED if result.refused else ExitCode.OK)
+    hashes_differ = result.data_hashes is not None and not result.data_hashes.ok
+    raise typer.Exit(ExitCode.CHECK_FAILED if result.refused or hashes_differ else ExitCode.OK)
 
 
 @app.command()

@@ -19,6 +19,7 @@ _SCHEMES = {
     "mariadb": "mysql",
     "postgresql": "postgresql",
     "postgres": "postgresql",
+    "qldb": "qldb",
 }
 
 
@@ -45,6 +46,10 @@ def target_class(url: str) -> type[Target]:
             from restore.targets.mysql import MysqlTarget
 
             return MysqlTarget
+        if engine == "qldb":
+            from restore.targets.qldb import QldbTarget
+
+            return QldbTarget
         from restore.targets.postgresql_ledger import PostgresLedgerTarget, is_ledger_url
 
         if is_ledger_url(url):

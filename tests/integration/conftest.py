@@ -210,14 +210,18 @@ class SimulatedArchive:
         return [json.loads(line) for line in lines]
 
 
-@pytest.fixture(scope="session")
-def simulated_archive(tmp_path_factory: pytest.TempPathFactory) -> SimulatedArchive:
-    """1,500 revisions with duplicates, out-of-order delivery, deletes and redactions, archived."""
+def archive_simulation(root: Path, *, revisions: int, seed: int) -> SimulatedArchive:
+    """Simulate a ledger (duplicates, reordering, deletes, redactions) and archive it under `root`."""
     from firehose_transform.local_firehose import events_from_path, run_local_firehose
     from journal.simulate import SimulationConfig, write_simulation
 
-    root = tmp_path_factory.mktemp("restore")
-    config = SimulationConfig(revisions=1500, seed=11, duplicate_rate=0.08, out_of_order_window=32)
+    config = SimulationConfig(revisions=revisions, seed=seed, duplicate_rate=0.08, out_of_order_window=32)
     write_simulation(root / "sim", config, outputs=frozenset({"firehose", "truth"}))
     run_local_firehose(events_from_path(root / "sim"), str(root / "archive"))
     return SimulatedArchive(root / "sim", root / "archive")
+
+
+@pytest.fixture(scope="session")
+def simulated_archive(tmp_path_factory: pytest.TempPathFactory) -> SimulatedArchive:
+    """1,500 revisions with duplicates, out-of-order delivery, deletes and redactions, archived."""
+    return archive_simulation(tmp_path_factory.mktemp("restore"), revisions=1500, seed=11)
