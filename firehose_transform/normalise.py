@@ -89,8 +89,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any, Final, NamedTuple, TypedDict
 
 import orjson
-from amazon.ion import simpleion
-from amazon.ion.core import IonType, Timestamp, TimestampPrecision
+from amazon.ion.core import IonType, Timestamp
 from amazon.ion.simple_types import (
     IonPyBool,
     IonPyBytes,
@@ -108,6 +107,7 @@ from amazon.ion.simple_types import (
 from amazon.ion.symbols import SymbolToken
 
 from firehose_transform.errors import TransformError
+from firehose_transform.ion_text import ion_to_ion_text, timestamp_to_ion_text
 from firehose_transform.schema import (
     BLOCK_TABLE,
     CONTROL_TABLE,
@@ -166,62 +166,20 @@ class KinesisRecordMetadata(TypedDict, total=False):
 
 _UTC: Final = dt.UTC
 _STRUCT_STORE: Final = "_IonPyDict__store"  # IonPyDict's {name: [values]}: read directly for speed
-_YEAR, _MONTH, _DAY = TimestampPrecision.YEAR, TimestampPrecision.MONTH, TimestampPrecision.DAY
-_MINUTE, _SECOND = TimestampPrecision.MINUTE, TimestampPrecision.SECOND
-
-
-def _offset(ts: dt.datetime) -> str:
-    off = ts.utcoffset()
-    if off is None:
-        return "-00:00"  # Ion's unknown local offset: the time is UTC, the local offset unknown
-    if not off:
-        return "Z"
-    minutes = int(off.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    hours, mins = divmod(abs(minutes), 60)
-    return f"{sign}{hours:02d}:{mins:02d}"
-
-
-def _fraction(ts: dt.datetime) -> str:
-    digits = getattr(ts, "fractional_precision", None)
-    if type(digits) is int and 0 < digits < 6:  # an Ion Timestamp whose `microsecond` is exact
-        return f".{ts.microsecond:06d}"[: digits + 1]
-    frac = getattr(ts, "fractional_seconds", None)
-    if isinstance(frac, Decimal):
-        exponent = frac.as_tuple().exponent
-        digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-        return f".{int(frac.scaleb(digits)):0{digits}d}" if digits else ""
-    precision = getattr(ts, "fractional_precision", None)
-    if isinstance(precision, int):
-        return f".{ts.microsecond:06d}"[: precision + 1] if precision > 0 else ""
-    return f".{ts.microsecond:06d}" if ts.microsecond else ""
 
 
 def timestamp_to_iso(ts: dt.datetime) -> str:
     """An Ion timestamp as ISO 8601 text with its precision and offset (the projection rule).
+
+    Its Ion text, but for the ``T`` that Ion writes after a year or a month alone.
 
     >>> from amazon.ion import simpleion
     >>> texts = ("2007T", "1963-08-19T", "2019-12-11T07:20:51.20-02:30")
     >>> [timestamp_to_iso(simpleion.loads(t)) for t in texts]
     ['2007', '1963-08-19', '2019-12-11T07:20:51.20-02:30']
     """
-    precision = getattr(ts, "precision", None)
-    if precision is _SECOND or precision is None:
-        off = ts.utcoffset()
-        if off is None or not off:  # what QLDB writes (UTC), and the unknown offset: 3x faster
-            return f"{ts.isoformat(timespec='seconds')[:19]}{_fraction(ts)}{'-00:00' if off is None else 'Z'}"
-    year = f"{ts.year:04d}"
-    if precision is _YEAR:
-        return year
-    if precision is _MONTH:
-        return f"{year}-{ts.month:02d}"
-    date = f"{year}-{ts.month:02d}-{ts.day:02d}"
-    if precision is _DAY:
-        return date
-    hm = f"{date}T{ts.hour:02d}:{ts.minute:02d}"
-    if precision is _MINUTE:
-        return hm + _offset(ts)
-    return f"{hm}:{ts.second:02d}{_fraction(ts)}{_offset(ts)}"
+    text = timestamp_to_ion_text(ts)
+    return text[:-1] if text[-1] == "T" else text
 
 
 def timestamp_to_utc_iso(ts: dt.datetime) -> str:
@@ -473,16 +431,6 @@ def ion_to_json_text(value: IonValue) -> str:
     '{"a":1,"b":["nan",1.5]}'
     """
     return to_json_text(ion_to_json(value))
-
-
-def ion_to_ion_text(value: IonValue) -> str:
-    """Lossless Ion text of a value (types, precision, annotations, repeated fields all kept).
-
-    >>> from amazon.ion import simpleion
-    >>> ion_to_ion_text(simpleion.loads("a::{n: 9.0, t: 2019-12-11T07:20:51.245Z}"))
-    'a::{n:9.0,t:2019-12-11T07:20:51.245Z}'
-    """
-    return simpleion.dumps(value, binary=False, omit_version_marker=True)  # type: ignore[no-any-return]
 
 
 # Rows -----------------------------------------------------------------------------------------
