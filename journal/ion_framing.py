@@ -14,8 +14,14 @@ code 15 is refused. It does not decode scalars: what passes is well-framed, not 
 valid Ion (the reader still rejects bad scalars, with an exception). Ion text is not checked
 here: it has no lengths to run past.
 
-It costs about as much as reading the value tree once in Python, which is why it is written
-as one tight loop over the bytes and not with a value per call.
+Two walkers accept the same bytes. `_framed` runs on every record and only answers yes or no: a
+table gives, for each of the 256 type descriptor bytes, the whole length of a short scalar (most
+values: one lookup and one addition each) or what else to do, and a value that runs past its
+container shows as the walk ending past the container's end. When it says no, `_walk`, which
+checks each rule in turn, walks the bytes again to say what is wrong and where. The fast walk
+takes ~0.8x the detailed one's time on DMV records, whose values are mostly short scalars, and
+enters containers without a call; `benchmarks/bench_parse.py` prints the check's cost next to
+the parse it guards. Tests check on real, mutated and random bytes that the two always agree.
 """
 
 from __future__ import annotations
@@ -91,7 +97,8 @@ def _check_top(data: bytes) -> None:
         pos += 1
         t, ln = td >> 4, td & 0x0F
         if ln == 15 or t == 1:  # nulls and bools: one byte
-            _walk(data, start, pos, _SEQUENCE, 0)
+            if _CODES[td] != 1:
+                _walk(data, start, pos, _SEQUENCE, 0)
             continue
         if ln == 14 or (t == 13 and ln == 1):
             ln, pos = _varuint(data, pos, total)
@@ -108,7 +115,9 @@ def _check_top(data: bytes) -> None:
                 if table in _WELL_FRAMED_TABLES:
                     pos = vend
                     continue
-        _walk(data, start, vend, _SEQUENCE, 0)
+        if not _framed(data, start, vend, False, 0):
+            _walk(data, start, vend, _SEQUENCE, 0)  # raises, saying what is wrong
+            raise _FramingError(f"value at byte {start} is not well framed", start)  # pragma: no cover
         if table:
             if len(_WELL_FRAMED_TABLES) >= _MAX_REMEMBERED:
                 _WELL_FRAMED_TABLES.clear()
@@ -117,6 +126,128 @@ def _check_top(data: bytes) -> None:
 
 
 _SEQUENCE, _STRUCT, _ONE = 0, 1, 2  # what a container holds: values, (name, value) pairs, one value
+
+# What a type descriptor byte says, for `_framed`: a positive code is the whole length of the
+# value (descriptor included: nulls, bools, short scalars); the negative ones say what follows.
+_INVALID, _VAR_SCALAR, _VAR_FLOAT, _SEQ, _SEQ_VAR, _STRUCT_IN, _STRUCT_VAR, _ANNOT, _ANNOT_VAR = range(-9, 0)
+_VAR_LENGTH: Final = frozenset({_VAR_SCALAR, _VAR_FLOAT, _SEQ_VAR, _STRUCT_VAR, _ANNOT_VAR})
+
+
+def _code(td: int) -> int:
+    t, ln = td >> 4, td & 0x0F
+    if t == 15 or (t == 14 and ln == 15):
+        return _INVALID  # reserved type, null annotation wrapper
+    if ln == 15:
+        return 1  # a null of any type
+    if t == 1:
+        return 1 if ln <= 1 else _INVALID  # bool: the length nibble is the value
+    if t == 14:
+        return _ANNOT_VAR if ln == 14 else _ANNOT
+    if t == 13:
+        return _STRUCT_VAR if ln in (1, 14) else _STRUCT_IN  # 0xD1: a sorted struct, VarUInt length
+    if t in (11, 12):
+        return _SEQ_VAR if ln == 14 else _SEQ
+    if t == 4:
+        return _VAR_FLOAT if ln == 14 else (1 + ln if ln in (0, 4, 8) else _INVALID)
+    return _VAR_SCALAR if ln == 14 else 1 + ln
+
+
+_CODES: Final = tuple(_code(td) for td in range(256))
+
+
+def _framed(data: bytes, pos: int, end: int, in_struct: bool, depth: int) -> bool:
+    """Whether the values in ``data[pos:end]`` are well framed: `_walk`'s rules, as fast as can be.
+
+    `_walk` accepts exactly the same bytes; this one only answers (see the module docstring). It
+    enters lists and structs without a call, keeping the enclosing containers on a stack.
+    """
+    if depth > MAX_DEPTH:
+        return False
+    codes = _CODES
+    stack: list[int] = []  # the enclosing containers: end * 2 + in_struct
+    try:
+        while True:
+            if pos >= end:
+                if pos != end:  # the last value ran past the end of its container
+                    return False
+                if not stack:
+                    return True
+                outer = stack.pop()
+                end, in_struct = outer >> 1, bool(outer & 1)
+                depth -= 1
+                continue
+            if in_struct:  # field name: a VarUInt symbol id, nearly always one byte
+                if data[pos] & 0x80:
+                    pos += 1
+                else:
+                    pos = _varuint(data, pos, end)[1]
+                if pos >= end:
+                    return False
+            td = data[pos]
+            code = codes[td]
+            if code > 0:  # a short scalar, the common case: skip it
+                pos += code
+                continue
+            if code == _VAR_SCALAR:  # a longer one, with a one-byte length: skip it too
+                b = data[pos + 1]
+                if b & 0x80:
+                    pos += 2 + (b & 0x7F)
+                    continue
+            if code == _INVALID:
+                return False
+            pos += 1
+            if code in _VAR_LENGTH:
+                if pos < end and data[pos] & 0x80:
+                    ln = data[pos] & 0x7F
+                    pos += 1
+                else:
+                    ln, pos = _varuint(data, pos, end)
+            else:
+                ln = td & 0x0F
+            vend = pos + ln
+            if vend > end:
+                return False
+            if code <= _STRUCT_VAR and code >= _SEQ:  # a list, sexp or struct: walk its body next
+                if depth >= MAX_DEPTH:
+                    return False
+                stack.append(end * 2 + in_struct)
+                end, in_struct = vend, code >= _STRUCT_IN
+                depth += 1
+                continue
+            if code == _VAR_FLOAT:
+                if ln not in (0, 4, 8):
+                    return False
+            elif code != _VAR_SCALAR and not _framed_annotation(data, pos, vend, depth + 1):
+                return False
+            pos = vend
+    except (_FramingError, IndexError):  # a VarUInt too long or cut short, a length byte missing
+        return False
+
+
+def _framed_annotation(data: bytes, pos: int, end: int, depth: int) -> bool:
+    """An annotation wrapper's body: its annotations, then exactly one value that is not a wrapper."""
+    annot_len, p = _varuint(data, pos, end)
+    annot_end = p + annot_len
+    if annot_len == 0 or annot_end >= end:
+        return False
+    while p < annot_end:
+        p = _varuint(data, p, annot_end)[1]
+    if data[annot_end] >> 4 == 14:
+        return False
+    return _one_value(data, annot_end, end) and _framed(data, annot_end, end, False, depth)
+
+
+def _one_value(data: bytes, pos: int, end: int) -> bool:
+    """Whether the value at `pos` ends exactly at `end` (its length only; `_framed` checks the rest)."""
+    td = data[pos]
+    code = _CODES[td]
+    if code > 0:
+        return pos + code == end
+    ln = td & 0x0F
+    pos += 1
+    if code in _VAR_LENGTH:
+        ln, pos = _varuint(data, pos, end)
+    return pos + ln == end
 
 
 def _walk(data: bytes, pos: int, end: int, kind: int, depth: int) -> None:

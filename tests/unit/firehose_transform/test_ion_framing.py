@@ -10,6 +10,7 @@ from amazon.ion import simpleion
 from hypothesis import given
 from hypothesis import strategies as st
 
+from journal import ion_framing
 from journal.ion_framing import ION_BINARY_MARKER, MAX_DEPTH, ion_binary_framing_problem
 
 IVM = ION_BINARY_MARKER
@@ -124,3 +125,47 @@ def test_every_valid_ion_binary_passes(values: list[Any]) -> None:
 def test_random_bytes_never_crash_the_check(tail: bytes) -> None:
     problem = ion_binary_framing_problem(IVM + tail)
     assert problem is None or isinstance(problem, str)
+
+
+def _detailed_problem(data: bytes) -> str | None:
+    """What the detailed walker alone says of a top-level value (no fast path, no table memory)."""
+    try:
+        ion_framing._walk(data, 0, len(data), ion_framing._SEQUENCE, 0)
+    except ion_framing._FramingError as exc:
+        return exc.reason
+    return None
+
+
+def _fast_says_framed(data: bytes) -> bool:
+    return ion_framing._framed(data, 0, len(data), False, 0)
+
+
+@given(st.data())
+def test_fast_and_detailed_walkers_agree_on_mutated_records(real: Any, data: st.DataObject) -> None:
+    # GIVEN a real record's values without the version marker, with bytes changed, cut or inserted
+    body = bytearray(data.draw(st.sampled_from([real.revision, real.block_summary]))[len(IVM) :])
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        at = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
+        action = data.draw(st.sampled_from(["set", "cut", "insert"]))
+        if action == "set":
+            body[at] = data.draw(st.integers(min_value=0, max_value=255))
+        elif action == "cut":
+            del body[at:]
+        else:
+            body.insert(at, data.draw(st.integers(min_value=0, max_value=255)))
+        if not body:
+            body.append(0x21)
+    # THEN the fast walker accepts exactly what the detailed one accepts
+    assert _fast_says_framed(bytes(body)) == (_detailed_problem(bytes(body)) is None)
+
+
+@given(st.binary(min_size=1, max_size=64))
+def test_fast_and_detailed_walkers_agree_on_random_bytes(body: bytes) -> None:
+    assert _fast_says_framed(body) == (_detailed_problem(body) is None)
+
+
+@pytest.mark.parametrize("td", range(256))
+def test_fast_and_detailed_walkers_agree_on_every_type_descriptor(td: int) -> None:
+    for tail in (b"", b"\x81", b"\x81\x21\x01", b"\x83\x81\x84\x21\x01", bytes(20)):
+        body = bytes([td]) + tail
+        assert _fast_says_framed(body) == (_detailed_problem(body) is None), body.hex()
