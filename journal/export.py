@@ -41,7 +41,7 @@ from amazon.ion.simple_types import (
 
 from journal.errors import ExportParseError
 from journal.ion_framing import ion_bytes_problem
-from journal.ion_values import FieldError, IonValue, get_field, ion_type
+from journal.ion_values import FieldError, IonValue, as_str, ion_type, opt_str, req_list
 from journal.records import Block, block_from_ion
 
 __all__ = [
@@ -113,18 +113,16 @@ def _load_manifest(data: bytes, *, source: str) -> IonValue:
         raise ExportParseError(
             f"not an Ion or JSON manifest ({type(exc).__name__}: {exc})", source=source
         ) from None
-    if getattr(value, "ion_type", None) is not IonType.STRUCT:
+    if ion_type(value) is not IonType.STRUCT:
         raise ExportParseError("a manifest is a struct", source=source)
     return value
 
 
-def _opt_text(struct: IonValue, name: str) -> str | None:
-    v = get_field(struct, name)
-    if v is None:
-        return None
-    if ion_type(v) is IonType.SYMBOL:
-        return str(v.text)
-    return str(v)
+def _opt_text(struct: IonValue, name: str, *, source: str) -> str | None:
+    try:
+        return opt_str(struct, name)
+    except FieldError as exc:
+        raise ExportParseError(f"manifest {exc}", source=source) from None
 
 
 def parse_started_manifest(data: bytes, *, source: str) -> StartedManifest:
@@ -135,19 +133,19 @@ def parse_started_manifest(data: bytes, *, source: str) -> StartedManifest:
     ('8Uy', <ExportFormat.JSON: 'JSON'>)
 
     Raises:
-        ExportParseError: not a struct, or an unknown `outputFormat`.
+        ExportParseError: not a struct, a field that is not a string, or an unknown `outputFormat`.
     """
     value = _load_manifest(data, source=source)
-    fmt = _opt_text(value, "outputFormat")
+    fmt = _opt_text(value, "outputFormat", source=source)
     try:
         output_format = None if fmt is None else ExportFormat(fmt)
     except ValueError:
         raise ExportParseError(f"unknown outputFormat {fmt!r}", source=source) from None
     return StartedManifest(
-        export_id=_opt_text(value, "exportId"),
-        ledger_name=_opt_text(value, "ledgerName"),
-        bucket=_opt_text(value, "bucket"),
-        prefix=_opt_text(value, "prefix"),
+        export_id=_opt_text(value, "exportId", source=source),
+        ledger_name=_opt_text(value, "ledgerName", source=source),
+        bucket=_opt_text(value, "bucket", source=source),
+        prefix=_opt_text(value, "prefix", source=source),
         output_format=output_format,
         ion=value,
     )
@@ -163,14 +161,16 @@ def parse_completed_manifest(data: bytes, *, source: str) -> CompletedManifest:
         ExportParseError: no `keys` list of strings.
     """
     value = _load_manifest(data, source=source)
-    keys = get_field(value, "keys")
-    if keys is None or ion_type(keys) is not IonType.LIST:
-        raise ExportParseError("a completed manifest needs a 'keys' list", source=source)
+    try:
+        keys = req_list(value, "keys")
+    except FieldError:
+        raise ExportParseError("a completed manifest needs a 'keys' list", source=source) from None
     out: list[str] = []
     for i, k in enumerate(keys):
-        if ion_type(k) not in (IonType.STRING, IonType.SYMBOL):
-            raise ExportParseError(f"keys[{i}] is not a string", source=source)
-        out.append(str(k.text) if ion_type(k) is IonType.SYMBOL else str(k))
+        try:
+            out.append(as_str(k, f"keys[{i}]"))
+        except FieldError:
+            raise ExportParseError(f"keys[{i}] is not a string", source=source) from None
     match = _COMPLETED.match(Path(source).name)
     return CompletedManifest(
         keys=tuple(out),
@@ -224,7 +224,7 @@ def _timestamp(v: Any, path: str) -> IonValue:
         ts = simpleion.loads(v)
     except Exception:  # amazon-ion raises bare exceptions on bad text
         ts = None
-    if getattr(ts, "ion_type", None) is not IonType.TIMESTAMP:
+    if ion_type(ts) is not IonType.TIMESTAMP:
         raise FieldError(f"{path} is not an Ion timestamp: {v!r}")
     return ts
 
@@ -293,7 +293,7 @@ def _sniff_format(data: bytes, name: str) -> ExportFormat:
 
 def _block(value: IonValue, *, source: str, index: int, ion_exact: bool) -> Block:
     try:
-        if getattr(value, "ion_type", None) is not IonType.STRUCT:
+        if ion_type(value) is not IonType.STRUCT:
             raise FieldError("a journal block is a struct")
         return block_from_ion(value, revisions_field="revisions", ion_exact=ion_exact)
     except (FieldError, AttributeError, TypeError) as exc:

@@ -24,7 +24,7 @@ from amazon.ion import simpleion
 from amazon.ion.core import IonType
 
 from journal.errors import ProofParseError
-from journal.ion_values import FieldError, IonValue, req_int, req_str
+from journal.ion_values import FieldError, IonValue, ion_type, req_int, req_str
 from journal.merkle import fold_proof
 from journal.records import Block, BlockAddress, Revision, block_from_ion, revision_from_ion
 
@@ -173,7 +173,7 @@ def _b64(obj: dict[str, Any], name: str, *, source: str) -> bytes:
 
 def _address(value: IonValue, what: str, *, source: str) -> BlockAddress:
     try:
-        if getattr(value, "ion_type", None) is not IonType.STRUCT:
+        if ion_type(value) is not IonType.STRUCT:
             raise FieldError("must be a struct")
         return BlockAddress(req_str(value, "strandId"), req_int(value, "sequenceNo"))
     except FieldError as exc:
@@ -184,11 +184,11 @@ def _hashes(obj: dict[str, Any], *, source: str) -> tuple[bytes, ...] | None:
     if obj.get("Proof") is None:
         return None
     value = _ion_text(obj, "Proof", source=source)
-    if getattr(value, "ion_type", None) is not IonType.LIST:
+    if ion_type(value) is not IonType.LIST:
         raise ProofParseError("Proof.IonText must be an Ion list of hashes", source=source)
     out = []
     for i, h in enumerate(value):
-        if getattr(h, "ion_type", None) is not IonType.BLOB:
+        if ion_type(h) is not IonType.BLOB:
             raise ProofParseError(f"Proof.IonText[{i}] is not a blob", source=source)
         out.append(bytes(h))
     return tuple(out)
@@ -216,7 +216,7 @@ def parse_get_digest(data: bytes, *, source: str) -> LedgerDigest:
 def _get_block(obj: dict[str, Any], *, source: str) -> GetBlockOutput:
     value = _ion_text(obj, "Block", source=source)
     try:
-        if getattr(value, "ion_type", None) is not IonType.STRUCT:
+        if ion_type(value) is not IonType.STRUCT:
             raise FieldError("must be a struct")
         block = block_from_ion(value, revisions_field="revisions")
     except FieldError as exc:
@@ -242,7 +242,7 @@ def parse_get_block(data: bytes, *, source: str) -> GetBlockOutput:
 def _get_revision(obj: dict[str, Any], *, source: str) -> GetRevisionOutput:
     value = _ion_text(obj, "Revision", source=source)
     try:
-        if getattr(value, "ion_type", None) is not IonType.STRUCT:
+        if ion_type(value) is not IonType.STRUCT:
             raise FieldError("must be a struct")
         revision = revision_from_ion(value)
     except FieldError as exc:

@@ -12,19 +12,30 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 from typing import Final, Literal
 
 from amazon.ion import simpleion
-from amazon.ion.core import IonType, Timestamp
-from amazon.ion.simple_types import IonPyNull
+from amazon.ion.core import IonType
 from amazon.ion.simpleion import IonPyValueModel
-from amazon.ion.symbols import SymbolToken
 
 from journal.errors import RecordParseError
 from journal.ion_framing import ion_bytes_problem
-from journal.ion_values import FieldError, IonValue, get_field, ion_type
+from journal.ion_values import (
+    FieldError,
+    IonValue,
+    blob_list,
+    get_field,
+    ion_type,
+    opt_blob,
+    opt_str,
+    req_blob,
+    req_int,
+    req_list,
+    req_str,
+    req_struct,
+    req_timestamp,
+)
 
 __all__ = [
     "Block",
@@ -173,132 +184,9 @@ class RevisionDetailsRecord:
 StreamRecord = ControlRecord | BlockSummaryRecord | RevisionDetailsRecord
 
 
-# Field access for both value models ---------------------------------------------------------
-#
-# `simpleion.loads` builds `IonPy*` objects by default. With `IonPyValueModel.MAY_BE_BARE` it
-# returns plain Python values wherever that loses nothing: an unannotated string is a `str`, a
-# symbol a `SymbolToken`, a blob `bytes`, an int `int`, a timestamp a `Timestamp`, a list a `list`,
-# an untyped null `None`. Structs, sexps, clobs, typed nulls and annotated values stay `IonPy*`, so
-# the value still says its exact Ion type and dumps back to the same Ion. The accessors below read
-# either model and raise the same `FieldError`s as `journal.ion_values` for the same input.
-
-_BARE_TYPES: Final[dict[type, IonType]] = {
-    type(None): IonType.NULL,
-    bool: IonType.BOOL,
-    int: IonType.INT,
-    float: IonType.FLOAT,
-    Decimal: IonType.DECIMAL,
-    Timestamp: IonType.TIMESTAMP,
-    dt.datetime: IonType.TIMESTAMP,
-    str: IonType.STRING,
-    SymbolToken: IonType.SYMBOL,
-    bytes: IonType.BLOB,
-    list: IonType.LIST,
-}
-
-
-def _field(struct: IonValue, name: str) -> IonValue | None:
-    """`journal.ion_values.get_field` inlined for IonPyDict (a call less: 30 fields a record)."""
-    try:
-        fields = struct._IonPyDict__store.get(name)
-    except AttributeError:
-        return get_field(struct, name)
-    v = fields[-1] if fields else None
-    return None if v is None or isinstance(v, IonPyNull) else v
-
-
-def _type_of(value: IonValue) -> IonType:
-    """The Ion type of a parsed value, bare (MAY_BE_BARE) or `IonPy*`."""
-    t = _BARE_TYPES.get(type(value))
-    return ion_type(value) if t is None else t
-
-
-def _as_str(v: IonValue, name: str) -> str:
-    if type(v) is str:  # bare: the common case first
-        return v
-    t = _type_of(v)
-    if t is IonType.STRING:
-        return str(v)
-    if t is IonType.SYMBOL:
-        return str(v.text)
-    raise FieldError(f"field {name!r} must be a string, not {t.name.lower()}")
-
-
-def _req_str(struct: IonValue, name: str) -> str:
-    v = _field(struct, name)
-    if v is None:
-        raise FieldError(f"field {name!r} is missing")
-    return _as_str(v, name)
-
-
-def _opt_str(struct: IonValue, name: str) -> str | None:
-    v = _field(struct, name)
-    return None if v is None else _as_str(v, name)
-
-
-def _req_struct(struct: IonValue, name: str) -> IonValue:
-    v = _field(struct, name)  # structs are never bare: always an IonPyDict
-    if v is None or getattr(v, "ion_type", None) is not IonType.STRUCT:
-        raise FieldError(f"field {name!r} must be a struct")
-    return v
-
-
-def _req_int(struct: IonValue, name: str) -> int:
-    v = _field(struct, name)
-    if type(v) is int:
-        return v
-    if v is None or getattr(v, "ion_type", None) is not IonType.INT:
-        raise FieldError(f"field {name!r} must be an int")
-    return int(v)
-
-
-def _as_blob(v: IonValue, name: str) -> bytes:
-    if type(v) is bytes:
-        return v
-    if getattr(v, "ion_type", None) is not IonType.BLOB:
-        raise FieldError(f"field {name!r} must be a blob")
-    return bytes(v)
-
-
-def _req_blob(struct: IonValue, name: str) -> bytes:
-    v = _field(struct, name)
-    if v is None:
-        raise FieldError(f"field {name!r} must be a blob")
-    return _as_blob(v, name)
-
-
-def _opt_blob(struct: IonValue, name: str) -> bytes | None:
-    v = _field(struct, name)
-    return None if v is None else _as_blob(v, name)
-
-
-def _req_timestamp(struct: IonValue, name: str) -> dt.datetime:
-    v = _field(struct, name)
-    if v is None or _BARE_TYPES.get(type(v), getattr(v, "ion_type", None)) is not IonType.TIMESTAMP:
-        raise FieldError(f"field {name!r} must be a timestamp")
-    return v  # type: ignore[no-any-return]
-
-
-def _req_list(struct: IonValue, name: str) -> list[IonValue]:
-    v = _field(struct, name)
-    if type(v) is list:
-        return v
-    if v is None or getattr(v, "ion_type", None) is not IonType.LIST:
-        raise FieldError(f"field {name!r} must be a list")
-    return list(v)
-
-
-def _blob_list(struct: IonValue, name: str) -> tuple[bytes, ...]:
-    items = _req_list(struct, name)
-    for i, h in enumerate(items):
-        if type(h) is not bytes and getattr(h, "ion_type", None) is not IonType.BLOB:
-            raise FieldError(f"{name}[{i}] must be a blob")
-    return tuple(bytes(h) for h in items)
-
-
 def _address(struct: IonValue) -> BlockAddress:
-    addr = _req_struct(struct, "blockAddress")
-    return BlockAddress(_req_str(addr, "strandId"), _req_int(addr, "sequenceNo"))
+    addr = req_struct(struct, "blockAddress")
+    return BlockAddress(req_str(addr, "strandId"), req_int(addr, "sequenceNo"))
 
 
 def revision_from_ion(
@@ -312,17 +200,17 @@ def revision_from_ion(
     Raises:
         FieldError: a required field is missing or mistyped.
     """
-    md = _req_struct(rev, "metadata")
-    data = _field(rev, "data")
+    md = req_struct(rev, "metadata")
+    data = get_field(rev, "data")
     return Revision(
-        doc_id=_req_str(md, "id"),
-        version=_req_int(md, "version"),
+        doc_id=req_str(md, "id"),
+        version=req_int(md, "version"),
         address=_address(rev),
-        tx_id=_req_str(md, "txId"),
-        tx_time=_req_timestamp(md, "txTime"),
-        revision_hash=_req_blob(rev, "hash"),
+        tx_id=req_str(md, "txId"),
+        tx_time=req_timestamp(md, "txTime"),
+        revision_hash=req_blob(rev, "hash"),
         data=data,
-        data_hash=None if data is not None else _opt_blob(rev, "dataHash"),
+        data_hash=None if data is not None else opt_blob(rev, "dataHash"),
         metadata=md,
         ion=rev,
         table_name=table_name,
@@ -344,34 +232,34 @@ def block_from_ion(
     address = _address(block)
     summaries: list[RevisionSummary] = []
     revisions: list[Revision] = []
-    tx_info = _field(block, "transactionInfo")
+    tx_info = get_field(block, "transactionInfo")
     tables: dict[str, tuple[str, str]] = {}
-    raw = _field(block, "revisions" if revisions_field == "revisions" else "revisionSummaries")
-    items = [] if raw is None else _req_list(block, revisions_field)
+    raw = get_field(block, "revisions" if revisions_field == "revisions" else "revisionSummaries")
+    items = [] if raw is None else req_list(block, revisions_field)
     if revisions_field == "revisions" and tx_info is not None:
         tables = _tables(tx_info)
     for i, item in enumerate(items):
         try:
-            if revisions_field == "revisions" and _field(item, "metadata") is not None:
-                md = _req_struct(item, "metadata")
-                name, tid = tables.get(_req_str(md, "id"), (None, None))
+            if revisions_field == "revisions" and get_field(item, "metadata") is not None:
+                md = req_struct(item, "metadata")
+                name, tid = tables.get(req_str(md, "id"), (None, None))
                 r = revision_from_ion(item, table_name=name, table_id=tid, ion_exact=ion_exact)
                 revisions.append(r)
                 summaries.append(RevisionSummary(r.revision_hash, r.doc_id))
             else:
-                summaries.append(RevisionSummary(_req_blob(item, "hash"), _opt_str(item, "documentId")))
+                summaries.append(RevisionSummary(req_blob(item, "hash"), opt_str(item, "documentId")))
         except FieldError as exc:
             raise FieldError(f"{revisions_field}[{i}]: {exc}") from None
     return Block(
         address=address,
-        tx_id=_req_str(block, "transactionId"),
-        timestamp=_req_timestamp(block, "blockTimestamp"),
-        block_hash=_req_blob(block, "blockHash"),
-        entries_hash=_req_blob(block, "entriesHash"),
-        previous_block_hash=_opt_blob(block, "previousBlockHash") or b"",
-        entries_hash_list=_blob_list(block, "entriesHashList") if _field(block, "entriesHashList") else (),
+        tx_id=req_str(block, "transactionId"),
+        timestamp=req_timestamp(block, "blockTimestamp"),
+        block_hash=req_blob(block, "blockHash"),
+        entries_hash=req_blob(block, "entriesHash"),
+        previous_block_hash=opt_blob(block, "previousBlockHash") or b"",
+        entries_hash_list=blob_list(block, "entriesHashList") if get_field(block, "entriesHashList") else (),
         transaction_info=tx_info,
-        redaction_info=_field(block, "redactionInfo"),
+        redaction_info=get_field(block, "redactionInfo"),
         summaries=tuple(summaries),
         revisions=tuple(revisions),
         ion=block,
@@ -381,34 +269,34 @@ def block_from_ion(
 
 def _tables(tx_info: IonValue) -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
-    docs = _field(tx_info, "documents")
+    docs = get_field(tx_info, "documents")
     if docs is not None:
         for doc_id, info in docs.items():
-            name, tid = _field(info, "tableName"), _field(info, "tableId")
+            name, tid = get_field(info, "tableName"), get_field(info, "tableId")
             if name is not None and tid is not None:
                 out[str(doc_id)] = (str(name), str(tid))
     return out
 
 
 def _record_from_ion(value: IonValue) -> StreamRecord:
-    t = _type_of(value)
+    t = ion_type(value)
     if t is not IonType.STRUCT:
         raise FieldError(f"a stream record is a struct, not {t.name.lower()}")
-    arn = _req_str(value, "qldbStreamArn")
-    rtype = _req_str(value, "recordType")
-    payload = _req_struct(value, "payload")
+    arn = req_str(value, "qldbStreamArn")
+    rtype = req_str(value, "recordType")
+    payload = req_struct(value, "payload")
     if rtype == "REVISION_DETAILS":
-        info = _req_struct(payload, "tableInfo")
+        info = req_struct(payload, "tableInfo")
         rev = revision_from_ion(
-            _req_struct(payload, "revision"),
-            table_name=_req_str(info, "tableName"),
-            table_id=_req_str(info, "tableId"),
+            req_struct(payload, "revision"),
+            table_name=req_str(info, "tableName"),
+            table_id=req_str(info, "tableId"),
         )
         return RevisionDetailsRecord(arn, rev, value)
     if rtype == "BLOCK_SUMMARY":
         return BlockSummaryRecord(arn, block_from_ion(payload, revisions_field="revisionSummaries"), value)
     if rtype == "CONTROL":
-        return ControlRecord(arn, _req_str(payload, "controlRecordType"), value)
+        return ControlRecord(arn, req_str(payload, "controlRecordType"), value)
     raise FieldError(f"unknown recordType {rtype!r}")
 
 
@@ -424,7 +312,7 @@ def iter_stream_records(data: bytes, *, source: str, bare: bool = False) -> Iter
         source: names the record in errors.
         bare: parse with amazon-ion's ``MAY_BE_BARE`` value model. The records' Ion values
             (`ion`, `data`, `metadata`...) then hold plain Python values where that loses no Ion
-            type (see the accessors above): they dump back to the same Ion, but code that reads
+            type (see `journal.ion_values`): they dump back to the same Ion, but code that reads
             ``.ion_type`` or ``.ion_annotations`` on every value cannot take them. The archive
             transform, which only projects and dumps them, parses 2.5 times faster this way.
 
