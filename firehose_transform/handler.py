@@ -1,6 +1,6 @@
 """The Firehose transformation Lambda: QLDB stream records in, archive rows (JSON lines) out.
 
-Only adapts: Powertools' event and response classes around `normalise.normalise_payload`.
+Only adapts: Powertools' event class and response shapes around `normalise.normalise_payload`.
 Accepts events from a Kinesis-source delivery stream (records with `kinesisRecordMetadata`,
 already de-aggregated by Firehose) and from direct PUT (where records may still be KPL
 aggregates). Returns exactly one result per input recordId, in input order
@@ -50,7 +50,6 @@ starts fast.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -62,12 +61,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import KinesisFirehoseEvent
-from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import (
-    KinesisFirehoseDataTransformationRecord,
-    KinesisFirehoseDataTransformationRecordMetadata,
-    KinesisFirehoseDataTransformationResponse,
-    KinesisFirehoseRecord,
-)
+from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import KinesisFirehoseRecord
 
 from firehose_transform.errors import ResponseTooLargeError, TransformError
 from firehose_transform.normalise import KinesisRecordMetadata, NormalisedRecord, normalise_payload
@@ -113,22 +107,13 @@ def _metadata_len(values: tuple[str, ...]) -> int:
     return len(json.dumps({"metadata": {"partitionKeys": keys}})) - len("{}") + len(", ")
 
 
-def _original(rec: KinesisFirehoseRecord) -> str:
-    raw = rec.get("data")
-    return raw if isinstance(raw, str) else ""
-
-
-def _failed(rec: KinesisFirehoseRecord) -> KinesisFirehoseDataTransformationRecord:
-    return rec.build_data_transformation_response(result="ProcessingFailed", data=_original(rec))
-
-
-def _log_failure(rec: KinesisFirehoseRecord, exc: Exception, data: bytes | None) -> None:
+def _log_failure(rec: dict[str, Any], exc: Exception, data: bytes | None) -> None:
     reason = str(exc) if isinstance(exc, QldbArchiveError) else f"unexpected {type(exc).__name__}"
     md = rec.get("kinesisRecordMetadata") or {}
     logger.warning(
         "record failed",
         extra={
-            "record_id": rec.record_id,
+            "record_id": rec["recordId"],
             "error": type(exc).__name__,
             "reason": reason[:MAX_REASON],
             "firehose_arrival_ms": rec.get("approximateArrivalTimestamp"),
@@ -139,14 +124,23 @@ def _log_failure(rec: KinesisFirehoseRecord, exc: Exception, data: bytes | None)
     )
 
 
-def _decode(rec: KinesisFirehoseRecord) -> bytes:
-    raw = rec.get("data")
+def _decode(raw: object, record_id: str) -> bytes:
+    """The record's bytes: `base64.b64decode(raw, validate=True)`, without its Python wrapper."""
     if not isinstance(raw, str):
-        raise TransformError("no base64 data field", record_id=rec.record_id)
+        raise TransformError("no base64 data field", record_id=record_id)
     try:
-        return base64.b64decode(raw, validate=True)
+        return binascii.a2b_base64(raw, strict_mode=True)
     except (binascii.Error, ValueError):
-        raise TransformError("data is not valid base64", record_id=rec.record_id) from None
+        raise TransformError("data is not valid base64", record_id=record_id) from None
+
+
+def _failed_result(rec: dict[str, Any]) -> dict[str, Any]:
+    """What Powertools builds for a failed record: the original data, no metadata."""
+    raw = rec.get("data")
+    result = KinesisFirehoseRecord(rec).build_data_transformation_response(
+        result="ProcessingFailed", data=raw if isinstance(raw, str) else ""
+    )
+    return result.asdict()
 
 
 @dataclass(slots=True)
@@ -171,6 +165,11 @@ def transform_event(event: dict[str, Any], *, max_response_bytes: int = MAX_RESP
 
     The local Firehose runner calls this, or `lambda_handler`, with the same events.
 
+    Records are read as the event's dicts and Ok results built as the dicts Powertools'
+    `KinesisFirehoseDataTransformationRecord.asdict()` returns (a test compares them), rather than
+    through a record wrapper, two dataclasses and `asdict()` per record, which cost ~2.5% of the
+    transform (~3,700 records in a 3 MB batch). Failed results, rare, still go through the classes.
+
     Args:
         event: a Firehose data transformation event.
         max_response_bytes: the most bytes the serialised response may take.
@@ -179,51 +178,63 @@ def transform_event(event: dict[str, Any], *, max_response_bytes: int = MAX_RESP
         The response: ``{"records": [...]}``, one result per input recordId, in order.
     """
     firehose = KinesisFirehoseEvent(event)
-    records = list(firehose.records)
+    records: list[dict[str, Any]] = firehose.get("records") or []
     if not records:
         return {"records": []}
     stream_arn = firehose.source_kinesis_stream_arn
-    response = KinesisFirehoseDataTransformationResponse()
-    # Reserve every record's failure first: a failed result carries the original data, so the
-    # response must always have room for it. Ok results then spend what is left, in order.
-    fail_sizes = [_FAILED_SHELL + _json_len(r.record_id) + _json_len(_original(r)) for r in records]
-    used = len(json.dumps({"records": []})) + 2 * (len(records) - 1) + sum(fail_sizes)
-    tally = _Tally()
-    for rec, fail_size in zip(records, fail_sizes, strict=True):
-        data: bytes | None = None
+    # Decode every record first: a failed result carries the original data, so the response must
+    # always have room for every record's failure. Ok results then spend what is left, in order.
+    # Valid base64 needs no JSON escaping, so its JSON length is its length.
+    decoded: list[bytes | TransformError] = []
+    fail_sizes: list[int] = []
+    for rec in records:
+        record_id, raw = rec["recordId"], rec.get("data")
         try:
-            data = _decode(rec)
+            data: bytes | TransformError = _decode(raw, record_id)
+            data_len = len(raw) if isinstance(raw, str) else 0
+        except TransformError as exc:
+            data, data_len = exc, _json_len(raw) if isinstance(raw, str) else 0
+        decoded.append(data)
+        fail_sizes.append(_FAILED_SHELL + _json_len(record_id) + data_len)
+    used = len(json.dumps({"records": []})) + 2 * (len(records) - 1) + sum(fail_sizes)
+    results: list[dict[str, Any]] = []
+    tally = _Tally()
+    for rec, data, fail_size in zip(records, decoded, fail_sizes, strict=True):
+        record_id = rec["recordId"]
+        try:
+            if isinstance(data, TransformError):
+                raise data
             tally.input_bytes += len(data)
             md = rec.get("kinesisRecordMetadata")
             out = normalise_payload(
                 data,
-                record_id=rec.record_id,
+                record_id=record_id,
                 stream_arn=stream_arn,
                 kinesis_metadata=cast("KinesisRecordMetadata", md) if isinstance(md, dict) else None,
                 arrival_ms=rec.get("approximateArrivalTimestamp"),
             )
             data_b64 = out.data_b64
             keys = out.partition_keys
-            extra = (
-                _OK_SHELL + _json_len(rec.record_id) + len(data_b64) + _metadata_len(tuple(keys.values()))
-            ) - fail_size
+            extra = _OK_SHELL + _json_len(record_id) + len(data_b64) + _metadata_len(tuple(keys.values()))
+            extra -= fail_size
             if used + extra > max_response_bytes:
                 raise ResponseTooLargeError(
-                    record_id=rec.record_id,
+                    record_id=record_id,
                     size=extra + fail_size,
                     room=max_response_bytes - used + fail_size,
                     limit=max_response_bytes,
                 )
             used += extra
-            metadata = KinesisFirehoseDataTransformationRecordMetadata(partition_keys=dict(keys))  # type: ignore[arg-type]
-            response.add_record(rec.build_data_transformation_response(data=data_b64, metadata=metadata))
+            results.append(
+                {"recordId": record_id, "result": "Ok", "data": data_b64, "metadata": {"partitionKeys": keys}}
+            )
             tally.add(out)
         except Exception as exc:  # one bad record never fails the batch; Firehose keeps its bytes
-            _log_failure(rec, exc, data)
-            response.add_record(_failed(rec))
+            _log_failure(rec, exc, None if isinstance(data, TransformError) else data)
+            results.append(_failed_result(rec))
             tally.failed += 1
     _log_batch(tally, records=len(records), response_bytes=used, limit=max_response_bytes)
-    return response.asdict()
+    return {"records": results}
 
 
 def _log_batch(tally: _Tally, *, records: int, response_bytes: int, limit: int) -> None:

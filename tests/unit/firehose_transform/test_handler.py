@@ -11,6 +11,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from amazon.ion import simpleion
+from aws_lambda_powertools.utilities.data_classes import KinesisFirehoseEvent
+from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import (
+    KinesisFirehoseDataTransformationRecordMetadata,
+)
 
 from firehose_transform.handler import MAX_RESPONSE_BYTES, lambda_handler, max_response_bytes, transform_event
 from journal.ion_hash import ion_hash
@@ -250,3 +254,21 @@ def test_handler_imports_neither_pyarrow_nor_boto3(load_event: Any) -> None:
         [sys.executable, "-c", code], input=event, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "Ok,Ok,Ok,ProcessingFailed,ProcessingFailed"
+
+
+def test_results_are_what_powertools_builds(load_event: Any) -> None:
+    # GIVEN the real Kinesis-source event; WHEN transformed
+    event = load_event("firehoseKinesisSourceEvent.json")
+    results = transform_event(event)["records"]
+    # THEN each result is the dict Powertools' response classes make of the same parts
+    for rec, result in zip(KinesisFirehoseEvent(event).records, results, strict=True):
+        metadata = result.get("metadata")
+        expected = rec.build_data_transformation_response(
+            result=result["result"],
+            data=result["data"],
+            metadata=None
+            if metadata is None
+            else KinesisFirehoseDataTransformationRecordMetadata(partition_keys=metadata["partitionKeys"]),
+        )
+        assert result == expected.asdict()
+        assert list(result) == list(expected.asdict())
