@@ -130,6 +130,7 @@ from journal.records import (
 )
 
 __all__ = [
+    "JsonFloat",
     "JsonValue",
     "KinesisRecordMetadata",
     "NormalisedRecord",
@@ -194,7 +195,15 @@ def timestamp_to_utc_iso(ts: dt.datetime) -> str:
     """
     tz = ts.tzinfo
     u = ts if tz is None or tz is _UTC else ts.astimezone(_UTC)
-    return f"{u.isoformat(timespec='milliseconds')[:23]}Z"  # ISO 8601 with milliseconds, cut
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - 2x `isoformat` (cut to ms)
+        u.year,
+        u.month,
+        u.day,
+        u.hour,
+        u.minute,
+        u.second,
+        u.microsecond // 1000,
+    )
 
 
 def millis_to_iso(ms: int) -> str:
@@ -204,13 +213,22 @@ def millis_to_iso(ms: int) -> str:
     '2019-12-11T07:20:51.261Z'
     """
     seconds, millis = divmod(int(ms), 1000)
-    return f"{_utc_seconds(seconds)}.{millis:03d}Z"
+    text = _UTC_SECONDS.get(seconds)
+    if text is None:
+        text = _utc_seconds(seconds)
+    return f"{text}.{millis:03d}Z"
 
 
-@lru_cache(maxsize=1024)
+_UTC_SECONDS: dict[int, str] = {}  # arrival times of one batch share their seconds: a dict, not lru_cache
+
+
 def _utc_seconds(seconds: int) -> str:
-    t = time.gmtime(seconds)  # arrival times of one batch share their seconds: cached
-    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    t = time.gmtime(seconds)
+    text = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    if len(_UTC_SECONDS) >= 4096:
+        _UTC_SECONDS.clear()
+    _UTC_SECONDS[seconds] = text
+    return text
 
 
 def _b64(data: bytes) -> str:
@@ -229,9 +247,19 @@ def _p_int(v: Any) -> JsonValue:
     return v if -MAX_SAFE_INT <= v <= MAX_SAFE_INT else str(int(v))
 
 
+class JsonFloat(float):
+    """A projected float: a `float` that orjson refuses, so that `ion_to_json_text` writes it.
+
+    orjson writes floats in a shorter form than Python (``1e-5`` against ``1e-05``), and the
+    projection's text must never change: content hashes are taken of it (`restore.content`).
+    """
+
+    __slots__ = ()
+
+
 def _p_float(v: Any) -> JsonValue:
     if math.isfinite(v):
-        return float(v)
+        return JsonFloat(v)
     return "nan" if math.isnan(v) else ("+inf" if v > 0 else "-inf")
 
 
@@ -424,13 +452,21 @@ def rows_to_json_lines(rows: Iterable[ArchiveRow]) -> bytes:
 
 
 def ion_to_json_text(value: IonValue) -> str:
-    """`ion_to_json`, serialised compactly (UTF-8 text, no NaN, no spaces).
+    """`ion_to_json`, serialised compactly (UTF-8 text, no NaN, no spaces): `to_json_text` of it.
+
+    Serialised with orjson, which writes the same text for everything a projection holds but
+    floats (a test compares them): a float is a `JsonFloat`, which orjson refuses, and so are
+    values beyond it (a lone surrogate); those go to `to_json_text`, whose text is the rule.
 
     >>> from amazon.ion import simpleion
-    >>> ion_to_json_text(simpleion.loads("{a: 1, b: [nan, 1.5e0]}"))
-    '{"a":1,"b":["nan",1.5]}'
+    >>> ion_to_json_text(simpleion.loads("{a: 1, b: [nan, 1.5e0, 1e-5]}"))
+    '{"a":1,"b":["nan",1.5,1e-05]}'
     """
-    return to_json_text(ion_to_json(value))
+    projected = ion_to_json(value)
+    try:
+        return orjson.dumps(projected).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError: a float, or what orjson cannot write
+        return to_json_text(projected)
 
 
 # Rows -----------------------------------------------------------------------------------------
@@ -635,24 +671,27 @@ def normalise_payload(
     md: KinesisRecordMetadata = kinesis_metadata or {}
     try:
         source = _source(record_id, stream_arn, md, arrival_ms)
-        aggregated = is_aggregated(data)
-        users = deaggregate(
-            data, source=f"Firehose record {record_id}", partition_key=_opt_str(md, "partitionKey") or ""
-        )
+        where = f"Firehose record {record_id}"
+        if is_aggregated(data):
+            users = [
+                (  # de-aggregated here: each user record has its own key and position
+                    user.data,
+                    f"{where}, KPL user record #{u}",
+                    source._replace(
+                        kinesis_partition_key=user.partition_key or None,
+                        kinesis_subsequence_number=u
+                        if source.kinesis_subsequence_number is None
+                        else source.kinesis_subsequence_number,
+                    ),
+                )
+                for u, user in enumerate(deaggregate(data, source=where))
+            ]
+        else:
+            users = [(data, where, source)]
         rows: list[ArchiveRow] = []
         parts: list[tuple[str, str, str, str]] = []
-        for u, user in enumerate(users):
-            where = f"Firehose record {record_id}" + (f", KPL user record #{u}" if aggregated else "")
-            if aggregated:  # de-aggregated here: each user record has its own key and position
-                src = source._replace(
-                    kinesis_partition_key=user.partition_key or None,
-                    kinesis_subsequence_number=u
-                    if source.kinesis_subsequence_number is None
-                    else source.kinesis_subsequence_number,
-                )
-            else:
-                src = source
-            for rec in parse_stream_records(user.data, source=where, bare=True):
+        for user_data, user_where, src in users:
+            for rec in parse_stream_records(user_data, source=user_where, bare=True):
                 ledger = ledger_from_arn(rec.stream_arn)
                 if ledger is None:
                     raise TransformError(

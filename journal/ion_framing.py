@@ -181,8 +181,8 @@ def _framed(data: bytes, pos: int, end: int, in_struct: bool, depth: int) -> boo
                     pos += 1
                 else:
                     pos = _varuint(data, pos, end)[1]
-                if pos >= end:
-                    return False
+                # A name with no value after it needs no test: its "value" starts at `end`, so
+                # it ends past `end` (or has no byte at all: IndexError), and the walk says no.
             td = data[pos]
             code = codes[td]
             if code > 0:  # a short scalar, the common case: skip it

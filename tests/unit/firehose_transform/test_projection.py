@@ -17,9 +17,12 @@ from firehose_transform.normalise import (
     ion_to_ion_text,
     ion_to_json,
     ion_to_json_text,
+    rows_to_json_lines,
     timestamp_to_iso,
     timestamp_to_utc_iso,
+    to_json_text,
 )
+from firehose_transform.schema import build_row
 
 
 def project(text: str) -> Any:
@@ -182,6 +185,7 @@ ion_values = st.recursive(
 def test_projection_is_always_valid_i_json(value: Any) -> None:
     ion = simpleion.loads(simpleion.dumps(value, binary=True))
     text = ion_to_json_text(ion)
+    assert text == to_json_text(ion_to_json(ion))  # orjson's text is the standard encoder's
     parsed = json.loads(text)
     assert parsed == json.loads(json.dumps(ion_to_json(ion), allow_nan=False))
     for number in _numbers(parsed):
@@ -198,3 +202,22 @@ def _numbers(value: Any) -> list[int | float]:
         return [value]
     items = value.values() if isinstance(value, dict) else value
     return [n for item in items for n in _numbers(item)]
+
+
+def test_json_text_of_every_code_point_and_float_is_the_standard_encoders() -> None:
+    # GIVEN every Unicode scalar value in strings and field names, and floats of every magnitude
+    chars = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    floats = [1.5, -0.0, 1e-05, 1e16, 1e300, 5e-324, 123456789012345680000.0, 0.1]
+    for value in (
+        {"s": chars, chars[:4000]: 1},
+        [chars[i : i + 64] for i in range(0, len(chars), 64)],
+        floats,
+        {"n": floats, "x": [1, None, True]},
+    ):
+        ion = simpleion.loads(simpleion.dumps(value, binary=True))
+        # THEN the text is the standard encoder's of the same projection
+        assert ion_to_json_text(ion) == to_json_text(ion_to_json(ion))
+    assert ion_to_json_text(simpleion.loads("[1e-5, 1e16]")) == "[1e-05,1e+16]"
+    # and rows (orjson too) are the standard encoder's text of each row, one per line
+    rows = [build_row({"data_json": chars, "entries_hash_list": [chars[:99]], "version": 2**53})]
+    assert rows_to_json_lines(rows) == (to_json_text(rows[0]) + "\n").encode("utf-8")
