@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ from firehose_transform.schema import PARTITION_KEYS, Column, Kind, RecordType, 
 from firehose_transform.storage import open_location
 
 __all__ = [
+    "INDEX_DATABASE",
     "LOCAL_DATABASE",
     "LocalEngine",
     "blocks_dataset",
@@ -147,22 +149,46 @@ def _utc_naive(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+INDEX_DATABASE: Final = "plan"
+"""The schema `LocalEngine.index_history` fills: ``history`` materialized without its two text columns."""
+
+_HEAVY_HISTORY_COLUMNS: Final = frozenset({"data_json", "revision_ion"})
+
+
 @dataclass(slots=True)
 class LocalEngine:
     """A DuckDB connection with the archive's revisions and blocks tables and every view in it.
 
     Attributes:
         archive: the archive as given (for messages).
-        con: the DuckDB connection (in memory).
+        con: the DuckDB connection (in memory, spilling to `scratch` past its memory limit).
+        scratch: a temporary folder for what DuckDB spills, removed by `close`.
+        indexed: `index_history` has run.
     """
 
     archive: str
     con: duckdb.DuckDBPyConnection
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+    indexed: bool = False
 
     @classmethod
-    def open(cls, archive: str | Path, *, endpoint_url: str | None = None) -> LocalEngine:
-        """List the archive and create the revisions table and the views in a new DuckDB."""
-        con = duckdb.connect()
+    def open(
+        cls, archive: str | Path, *, endpoint_url: str | None = None, memory_limit: str | None = None
+    ) -> LocalEngine:
+        """List the archive and create the revisions table and the views in a new DuckDB.
+
+        Args:
+            archive: the archive root, a folder or ``s3://bucket/prefix``.
+            endpoint_url: the S3 endpoint, None for AWS.
+            memory_limit: DuckDB's memory limit (``"512MB"``), past which it spills to a
+                temporary folder; None: DuckDB's default (80% of the machine's memory).
+        """
+        scratch = None
+        if memory_limit is None:
+            con = duckdb.connect()
+        else:
+            scratch = tempfile.TemporaryDirectory(prefix="qldb-archive-duckdb-")
+            con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": scratch.name})
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET python_enable_replacements = false")  # never read the caller's Python variables
         for macro in TRINO_MACROS:
@@ -173,11 +199,38 @@ class LocalEngine:
         con.execute(_table_view_sql(BLOCKS_TABLE, blocks_columns(), _RAW_BLOCKS))
         for name in VIEW_NAMES:
             con.execute(to_duckdb(render_view(name, database=LOCAL_DATABASE)))
-        return cls(str(archive), con)
+        return cls(str(archive), con, scratch)
 
     def close(self) -> None:
-        """Close the DuckDB connection."""
+        """Close the DuckDB connection and remove what it spilled."""
         self.con.close()
+        if self.scratch is not None:
+            self.scratch.cleanup()
+
+    def index_history(self) -> str:
+        """Materialize the ``history`` view once, without its text columns; the schema holding it.
+
+        The restore plan asks several questions of ``history`` (counts, conflicts, gaps, chunks);
+        each would rank every archived copy again. Rendered for the returned schema, the same SQL
+        reads this table instead (and ``blocks`` and ``revisions``, views of the archive's), so
+        the ranking runs once. ``data_json`` and ``revision_ion`` are left out: most of the bytes,
+        and no plan question reads them (one that did would fail, not read NULLs).
+        """
+        columns = [
+            r[0]
+            for r in self.con.sql(f"DESCRIBE {LOCAL_DATABASE}.history").fetchall()
+            if r[0] not in _HEAVY_HISTORY_COLUMNS
+        ]
+        db = INDEX_DATABASE
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {db}")
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE {db}.history AS "
+            f"SELECT {', '.join(columns)} FROM {LOCAL_DATABASE}.history"
+        )
+        for name in (BLOCKS_TABLE, REVISIONS_TABLE):
+            self.con.execute(f"CREATE OR REPLACE VIEW {db}.{name} AS SELECT * FROM {LOCAL_DATABASE}.{name}")
+        self.indexed = True
+        return db
 
     def __enter__(self) -> LocalEngine:
         return self
@@ -194,6 +247,20 @@ class LocalEngine:
         try:
             local_sql = to_duckdb(sql)
             return self.con.sql(local_sql, params=list(params) or None).to_arrow_table()
+        except (sqlglot.errors.SqlglotError, duckdb.Error, ValueError) as exc:
+            raise LocalQueryError(str(exc).splitlines()[0], archive=self.archive) from None
+
+    def query_batches(
+        self, sql: str, params: Sequence[object] = (), *, rows: int = 10_000
+    ) -> pa.RecordBatchReader:
+        """`query`, streamed: record batches of about `rows` rows, so a large result is never held whole.
+
+        Raises:
+            LocalQueryError: the statement does not parse as Athena SQL, or DuckDB cannot run it.
+        """
+        try:
+            local_sql = to_duckdb(sql)
+            return self.con.sql(local_sql, params=list(params) or None).to_arrow_reader(rows)
         except (sqlglot.errors.SqlglotError, duckdb.Error, ValueError) as exc:
             raise LocalQueryError(str(exc).splitlines()[0], archive=self.archive) from None
 

@@ -22,6 +22,8 @@ PLAN_QUERIES: Final[tuple[str, ...]] = (
     "plan_missing_revisions",
     "plan_block_for_time",
     "plan_chunks",
+    "plan_block_range",
+    "plan_final_state",
     "plan_revisions",
     "parity_buckets",
     "parity_rows",

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from athena.local import LOCAL_DATABASE, LocalEngine
+from athena.local import INDEX_DATABASE, LOCAL_DATABASE, LocalEngine
 from athena.typed import infer_table_columns
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
@@ -79,6 +79,10 @@ class RestoreOptions:
         dry_run: plan only; write nothing.
         typed: also give each current table generated columns for its documents' top-level fields,
             with the types of the typed views (`restore.typed_columns`).
+        engine_memory: the local engine's memory limit (DuckDB spills to a temporary folder past
+            it), so a restore's memory stays flat however large the archive.
+        final_state: allow the final-state shortcut of a first restore without history
+            (`uses_final_state`); False: always apply every revision in block order.
     """
 
     tables: tuple[str, ...] = ()
@@ -96,6 +100,8 @@ class RestoreOptions:
     max_retries: int = 6
     dry_run: bool = False
     typed: bool = False
+    engine_memory: str = "320MB"
+    final_state: bool = True
 
     def identity(self) -> RunIdentity:
         """The options a resumed run must share with this one."""
@@ -152,6 +158,7 @@ class RestoreReport:
     plan: RestorePlan | None = None
     refused: str | None = None
     typed_ddl: list[str] = field(default_factory=list)
+    method: str = "block order"
     data_hashes: DataHashReport | None = None
 
     @property
@@ -182,6 +189,7 @@ class RestoreReport:
             "refused": self.refused,
             "plan": None if self.plan is None else self.plan.to_json(),
             "typed_ddl": self.typed_ddl,
+            "method": self.method,
             "data_hashes": None if self.data_hashes is None else self.data_hashes.to_json(),
         }
 
@@ -215,7 +223,8 @@ class RestoreReport:
         if not self.dry_run:
             state = "complete" if self.completed else "stopped"
             lines.append(
-                f"  {state}: {self.revisions_applied:,} revisions in {self.batches:,} transactions, "
+                f"  {state} ({self.method}): {self.revisions_applied:,} revisions in {self.batches:,} "
+                "transactions, "
                 f"{self.elapsed_seconds:.1f} s ({self.revisions_per_second:,.0f}/s), {self.retries} retries; "
                 f"checkpoint at block {self.last_block}"
             )
@@ -229,7 +238,9 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def _query(engine: LocalEngine, name: str, params: Sequence[object]) -> pa.Table:
-    return engine.query(render_plan_query(name, database=LOCAL_DATABASE), params)
+    """A plan query, on the history index when `LocalEngine.index_history` made one."""
+    database = INDEX_DATABASE if engine.indexed else LOCAL_DATABASE
+    return engine.query(render_plan_query(name, database=database), params)
 
 
 def resolve_block_cut(engine: LocalEngine, options: RestoreOptions, now: dt.datetime) -> int:
@@ -312,7 +323,7 @@ def build_plan(
             int(r["block_seq"]),
             f"revision {r['revision_hash']} listed by the block summary is not in the archive",
         )
-        for r in _rows(_query(engine, "plan_missing_revisions", [block_cut]))
+        for r in _missing_revisions(engine, block_cut)
     ]
     chunks = tuple(
         Chunk(int(r["first_block"]), int(r["last_block"]), int(r["revisions"]))
@@ -336,20 +347,29 @@ def build_plan(
     return plan, names
 
 
-def read_chunk(
-    engine: LocalEngine, chunk: Chunk, options: RestoreOptions, *, revision_ion: bool = False
-) -> tuple[list[RevisionRow], int]:
-    """The chunk's revisions in block order (this shard only), and how many were read in all.
+GAP_CHECK_BLOCKS: Final = 100_000
+"""Blocks whose summaries are checked against the revisions at a time (bounds the check's memory)."""
 
-    With `revision_ion`, each row also gets its revision's lossless Ion text (ledger targets).
-    """
-    selection = list(options.tables)
-    table = _query(engine, "plan_revisions", [chunk.first_block, chunk.last_block, selection, selection])
+
+def _missing_revisions(engine: LocalEngine, block_cut: int) -> list[dict[str, Any]]:
+    """`plan_missing_revisions` over every block up to the cut, `GAP_CHECK_BLOCKS` at a time."""
+    bounds = _rows(_query(engine, "plan_block_range", [block_cut]))[0]
+    if bounds["first_block"] is None:
+        return []
+    found: list[dict[str, Any]] = []
+    for first in range(int(bounds["first_block"]), int(bounds["last_block"]) + 1, GAP_CHECK_BLOCKS):
+        last = first + GAP_CHECK_BLOCKS - 1
+        found += _rows(_query(engine, "plan_missing_revisions", [first, last, first, last]))
+    return found
+
+
+def revision_rows(table: pa.Table | pa.RecordBatch, shard: tuple[int, int]) -> list[RevisionRow]:
+    """Rows of `plan_revisions`' columns as RevisionRows, this shard's only, content hashes computed."""
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
     rows: list[RevisionRow] = []
     for i in range(table.num_rows):
         doc_id = columns["doc_id"][i]
-        if not in_shard(doc_id, options.shard):
+        if not in_shard(doc_id, shard):
             continue
         data_json = columns["data_json"][i]
         rows.append(
@@ -368,6 +388,19 @@ def read_chunk(
                 content_hash=content_hash(data_json),
             )
         )
+    return rows
+
+
+def read_chunk(
+    engine: LocalEngine, chunk: Chunk, options: RestoreOptions, *, revision_ion: bool = False
+) -> tuple[list[RevisionRow], int]:
+    """The chunk's revisions in block order (this shard only), and how many were read in all.
+
+    With `revision_ion`, each row also gets its revision's lossless Ion text (ledger targets).
+    """
+    selection = list(options.tables)
+    table = _query(engine, "plan_revisions", [chunk.first_block, chunk.last_block, selection, selection])
+    rows = revision_rows(table, options.shard)
     if revision_ion:
         rows = add_revision_ion(engine, rows, chunk)
     return rows, table.num_rows
@@ -394,6 +427,46 @@ def _chunk_batches(
         tail = attach_blocks((), read_blocks(engine, after=previous, last=plan.block_cut))
         if tail:
             yield tail, tail[-1].last_block_seq, 0
+
+
+def _final_state_batches(
+    engine: LocalEngine, plan: RestorePlan, options: RestoreOptions
+) -> Iterator[tuple[list[RevisionBatch], int, int]]:
+    """The final-state shortcut's batches (`plan_final_state`, streamed), as `_chunk_batches` yields.
+
+    Each batch is about `batch_revisions` documents' newest revisions; the block it reports is
+    the plan's last, reached only when every batch is applied.
+    """
+    selection = list(options.tables)
+    sql = render_plan_query("plan_final_state", database=LOCAL_DATABASE)  # reads data_json: not the index
+    last_block = plan.chunks[-1].last_block if plan.chunks else plan.start_after
+    reader = engine.query_batches(
+        sql, [plan.block_cut, plan.block_cut, selection, selection], rows=options.batch_revisions
+    )
+    for record_batch in reader:
+        rows = revision_rows(record_batch, options.shard)
+        if rows:
+            first = min(r.block_seq for r in rows)
+            yield [RevisionBatch(tuple(rows), first, max(r.block_seq for r in rows))], last_block, len(rows)
+
+
+def uses_final_state(options: RestoreOptions, target: Target, saved: Checkpoint | None) -> bool:
+    """True when the restore may apply each document's final state instead of every revision.
+
+    For a first, full restore without history into a target that keeps no journal: the version
+    guard makes the end state the same (the final state is what applying every revision in
+    block order leaves), with one row written per document instead of one per revision. Killed
+    midway, it left no checkpoint of a finished block, so the next run (`--resume` or not)
+    applies every revision in block order, which converges from any partial state.
+    """
+    caps = target.capabilities
+    return (
+        options.final_state
+        and not options.history
+        and not options.incremental
+        and saved is None
+        and not (caps.revision_ion or caps.blocks or caps.whole_journal)
+    )
 
 
 def plan_typed_columns(
@@ -465,7 +538,11 @@ def run_restore(
     started = time.perf_counter()
     moment = now if now is not None else dt.datetime.now(dt.UTC)
     identity = options.identity()
-    with LocalEngine.open(archive, endpoint_url=endpoint_url) as engine, open_target(target_url) as target:
+    with (
+        LocalEngine.open(archive, endpoint_url=endpoint_url, memory_limit=options.engine_memory) as engine,
+        open_target(target_url) as target,
+    ):
+        engine.index_history()
         saved = target.read_checkpoint(options.restore_id)
         start_after = resume_point(saved, identity, resume=options.resume, incremental=options.incremental)
         block_cut = resolve_block_cut(engine, options, moment)
@@ -524,15 +601,23 @@ def run_restore(
         for table, (columns, _) in typed.items():
             target.add_typed_columns(names[table], columns)
         documents: dict[str, set[str]] = {t.table_name: set() for t in plan.tables}
-        progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
+        final_state = uses_final_state(options, target, saved)
+        report.method = "final state" if final_state else "block order"
+        if final_state:
+            steps = _final_state_batches(engine, plan, options)
+            progress.start("restore", total=sum(t.documents for t in plan.tables), unit="documents")
+        else:
+            steps = _chunk_batches(engine, plan, options, target, start_after)
+            progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
         last_block = start_after
         try:
-            for batches, chunk_last, read in _chunk_batches(engine, plan, options, target, start_after):
+            for batches, chunk_last, read in steps:
                 for batch in batches:
                     checkpoint = Checkpoint(
                         restore_id=options.restore_id,
                         identity=identity,
-                        last_block_seq=batch.last_block_seq,
+                        # final state: no block is applied in full before the end
+                        last_block_seq=start_after if final_state else batch.last_block_seq,
                         completed=False,
                     )
                     report.retries += apply_with_retry(
@@ -564,5 +649,10 @@ def run_restore(
             progress.finish()
             for table, docs in documents.items():
                 per_table[table].documents = len(docs)
+            if final_state and report.completed:  # what the state reflects: every revision, as planned
+                report.revisions_applied = plan.revisions_to_apply
+                for t in plan.tables:
+                    entry = per_table[t.table_name]
+                    entry.revisions, entry.deletes, entry.redactions = t.revisions, t.deletes, t.redactions
             report.elapsed_seconds = time.perf_counter() - started
         return report
