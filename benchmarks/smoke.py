@@ -14,6 +14,8 @@ TINY: dict[str, list[str]] = {
     "bench_simulate.py": ["--size", "1000"],
     "bench_handler.py": ["--size", "500"],
     "bench_views.py": ["--size", "500"],
+    "bench_restore.py": ["--size", "400", "--sample", "100", "--rss-sizes", "400"],
+    "bench_parity.py": ["--size", "300"],
     "bench_live.py": ["--size", "300"],
 }
 

@@ -216,3 +216,28 @@ def test_incremental_with_a_settle_window_catches_up(
     assert first.revisions_applied + second.revisions_applied == len(truth)
     with open_target(target_url) as target:
         assert_current_equals(target, expected_current(truth))
+
+
+def test_final_state_and_block_order_leave_the_same_tables(
+    simulated_archive: SimulatedArchive, new_target_url: Callable[[], str]
+) -> None:
+    # GIVEN two empty databases of one engine
+    truth = simulated_archive.truth("history")
+    shortcut, replay = new_target_url(), new_target_url()
+    # WHEN one is restored by the final-state shortcut and the other by every revision in block order
+    fast = run_restore(simulated_archive.archive, shortcut, RestoreOptions(batch_revisions=200))
+    slow = run_restore(
+        simulated_archive.archive, replay, RestoreOptions(batch_revisions=200, final_state=False)
+    )
+    assert (fast.method, slow.method) == ("final state", "block order")
+    # THEN both equal the truth, with the same report counts, and a second run changes nothing
+    for url in (shortcut, replay):
+        with open_target(url) as target:
+            assert_current_equals(target, expected_current(truth))
+    assert fast.tables == slow.tables
+    assert fast.revisions_applied == slow.revisions_applied == len(truth)
+    again = run_restore(simulated_archive.archive, shortcut, RestoreOptions(incremental=True))
+    assert again.method == "block order"
+    assert again.revisions_applied == 0
+    with open_target(shortcut) as target:
+        assert_current_equals(target, expected_current(truth))
