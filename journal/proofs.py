@@ -16,8 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypedDict
 
 from amazon.ion import simpleion
@@ -42,6 +44,7 @@ __all__ = [
     "parse_get_revision",
     "parse_receipt",
     "parse_saved_output",
+    "read_digest_files",
 ]
 
 
@@ -211,6 +214,22 @@ def parse_get_digest(data: bytes, *, source: str) -> LedgerDigest:
         ProofParseError: not this shape.
     """
     return _digest(_json(data, source=source), source=source)
+
+
+def read_digest_files(paths: Sequence[Path]) -> list[LedgerDigest]:
+    """Read saved `aws qldb get-digest` outputs.
+
+    Raises:
+        ProofParseError: a file cannot be read or is not a get-digest output (it names the file).
+    """
+    digests = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ProofParseError(f"{exc.strerror}; check the path", source=str(path)) from None
+        digests.append(parse_get_digest(data, source=str(path)))
+    return digests
 
 
 def _get_block(obj: dict[str, Any], *, source: str) -> GetBlockOutput:

@@ -1291,6 +1291,7 @@ def verify_items(
     proofs: Sequence[Proof] = (),
     name: str = "input",
     max_findings: int = 20,
+    progress: ProgressReporter = NULL_PROGRESS,
 ) -> VerificationReport:
     """Verify blocks and revisions already parsed, as one dataset (tests, other tools).
 
@@ -1301,6 +1302,7 @@ def verify_items(
         proofs: proofs to check.
         name: names the dataset in findings.
         max_findings: how many findings the report lists.
+        progress: receives one task for the dataset.
     """
     kind = "export" if ordered else "items"
     return _run(
@@ -1308,7 +1310,7 @@ def verify_items(
         digests=digests,
         proofs=proofs,
         ignored=(),
-        progress=NULL_PROGRESS,
+        progress=progress,
         max_findings=max_findings,
     )
 

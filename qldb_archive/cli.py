@@ -13,8 +13,6 @@ import typer
 
 if TYPE_CHECKING:
     from athena.deploy import DeployPlan
-    from journal.verify import VerificationReport
-    from restore.ledger_verify import LedgerVerificationReport
 
 from journal.errors import QldbArchiveError
 from qldb_archive.cli_support import (
@@ -130,7 +128,8 @@ def verify(
             help=(
                 "Stream record files (.ion, .10n, Kinesis .jsonl), Firehose event .json files, journal "
                 "export folders, saved `aws qldb get-digest|get-block|get-revision` outputs, or folders "
-                "holding any of these; or one postgresql:// URL of a ledger-mode restore."
+                "holding any of these; or one Parquet archive (a folder or s3://) with saved get-digest "
+                "outputs; or one postgresql:// URL of a ledger-mode restore."
             )
         ),
     ],
@@ -148,36 +147,28 @@ def verify(
 ) -> None:
     """Recompute every revision hash, block hash and chain link, and check digests and proofs.
 
-    Given a postgresql:// URL, verifies a ledger-mode restore (restore ... postgresql://...?mode=ledger)
-    from its rows: the same checks, plus every history and current row against its revision's Ion,
-    and against the archive with --archive. Exit 0 when everything verified, 1 when a check failed,
-    2 when an input is unusable.
+    Given the Parquet archive, recomputes every hash from its revision_ion and block columns: the
+    archive alone proves what QLDB committed. Given a postgresql:// URL, verifies a ledger-mode
+    restore (restore ... postgresql://...?mode=ledger) from its rows: the same checks, plus every
+    history and current row against its revision's Ion, and against the archive with --archive.
+    Exit 0 when everything verified, 1 when a check failed, 2 when an input is unusable.
 
     Example: qldb-archive verify ./sim/kinesis ./sim/export get-digest.json
 
+    Example: qldb-archive verify s3://my-archive/qldb/ get-digest.json
+
     Example: qldb-archive verify postgresql://app@db/ledger --archive ./archive --digest get-digest.json
     """
-    from journal.verify import verify_paths
-    from restore.ledger_verify import is_database_url, verify_target
+    from restore.verification import verify_inputs
 
     with cli_errors():
-        progress = progress_for(sys.stderr, quiet=quiet or json_out)
-        databases = [p for p in paths if is_database_url(p)]
-        result: VerificationReport | LedgerVerificationReport
-        if databases:
-            if len(paths) != 1:
-                raise QldbArchiveError("give one postgresql:// URL alone (digests with --digest)")
-            result = verify_target(
-                databases[0],
-                archive=archive,
-                digest_paths=digest or [],
-                endpoint_url=endpoint_url,
-                progress=progress,
-            )
-        else:
-            if archive is not None:
-                raise QldbArchiveError("--archive goes with a postgresql:// URL to verify")
-            result = verify_paths([*map(Path, paths), *(digest or [])], progress=progress)
+        result = verify_inputs(
+            paths,
+            archive=archive,
+            digest_paths=digest or [],
+            endpoint_url=endpoint_url,
+            progress=progress_for(sys.stderr, quiet=quiet or json_out),
+        )
     if json_out:
         echo_json(result.to_json())
     else:

@@ -14,8 +14,10 @@ batch, and the blocks after the last revision come as one batch without revision
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,11 +27,16 @@ from restore.errors import RestoreError
 from restore.plan_sql import render_plan_query
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from athena.local import LocalEngine
+    from journal.records import Block
     from restore.plan import Chunk
 
 __all__ = [
     "BlockRow",
+    "block_row_to_journal",
+    "block_rows",
     "ExpectedData",
     "add_revision_ion",
     "attach_blocks",
@@ -95,16 +102,56 @@ def _columns(engine: LocalEngine, name: str, params: Sequence[object]) -> tuple[
     return table.num_rows, {n: table.column(n).to_pylist() for n in table.column_names}
 
 
-def read_blocks(engine: LocalEngine, *, after: int, last: int) -> list[BlockRow]:
-    """The archive's blocks after `after` up to `last` (inclusive), once each, in block order.
+def block_row_to_journal(row: BlockRow) -> Block:
+    """A block as the journal model: the struct QLDB's BLOCK_SUMMARY payload was, rebuilt from its columns.
 
     Raises:
-        RestoreError: two copies of one block differ (the archive was changed or mixes ledgers).
+        binascii.Error: a hash column is not base64.
+        ValueError, KeyError, TypeError, JournalError: a column cannot be read back (it was changed).
     """
-    n, c = _columns(engine, "ledger_blocks", [after, last])
-    blocks: list[BlockRow] = []
-    for i in range(n):
-        block = BlockRow(
+    from amazon.ion import simpleion
+
+    from journal.ion_build import datetime_to_ms, ion_blob, ion_int, ion_list, ion_string, ion_struct
+    from journal.ion_build import ion_timestamp_ms as ion_ts
+    from journal.records import block_from_ion
+
+    seq, strand, tx_id, stamp = row.block_seq, row.strand_id, row.tx_id, row.block_timestamp
+    block_hash, entries_hash, previous = row.block_hash, row.entries_hash, row.previous_block_hash
+    entries, summaries_json = row.entries_hash_list, row.revision_summaries_json
+    tx_ion, red_ion = row.transaction_info_ion, row.redaction_info_ion
+    summaries = []
+    for s in json.loads(summaries_json or "[]"):
+        fields = {"hash": ion_blob(_b64(s["hash"]))}
+        if s.get("documentId") is not None:
+            fields["documentId"] = ion_string(s["documentId"])
+        summaries.append(ion_struct(fields))
+    struct: dict[str, Any] = {
+        "blockAddress": ion_struct({"strandId": ion_string(strand), "sequenceNo": ion_int(seq)}),
+        "transactionId": ion_string(tx_id),
+        "blockTimestamp": ion_ts(datetime_to_ms(stamp.replace(tzinfo=dt.UTC))),
+        "blockHash": ion_blob(_b64(block_hash)),
+        "entriesHash": ion_blob(_b64(entries_hash)),
+        "entriesHashList": ion_list([ion_blob(_b64(h)) for h in entries]),
+        "revisionSummaries": ion_list(summaries),
+    }
+    if previous:
+        struct["previousBlockHash"] = ion_blob(_b64(previous))
+    if tx_ion is not None:
+        struct["transactionInfo"] = simpleion.loads(tx_ion)
+    if red_ion is not None:
+        struct["redactionInfo"] = simpleion.loads(red_ion)
+    return block_from_ion(ion_struct(struct), revisions_field="revisionSummaries")
+
+
+def _b64(text: str | None) -> bytes:
+    return base64.b64decode(text or "", validate=True)
+
+
+def block_rows(table: pa.Table | pa.RecordBatch) -> Iterator[BlockRow]:
+    """`ledger_blocks`' rows as BlockRows, every copy, in the order given."""
+    c = {n: table.column(n).to_pylist() for n in table.column_names}
+    for i in range(table.num_rows):
+        yield BlockRow(
             block_seq=c["block_seq"][i],
             strand_id=c["strand_id"][i],
             tx_id=c["tx_id"][i],
@@ -118,6 +165,20 @@ def read_blocks(engine: LocalEngine, *, after: int, last: int) -> list[BlockRow]
             transaction_info_ion=c["transaction_info_ion"][i],
             redaction_info_ion=c["redaction_info_ion"][i],
         )
+
+
+def read_blocks(engine: LocalEngine, *, after: int, last: int) -> list[BlockRow]:
+    """The archive's blocks after `after` up to `last` (inclusive), once each, in block order.
+
+    Raises:
+        RestoreError: two copies of one block differ (the archive was changed or mixes ledgers).
+    """
+    from athena.local import LOCAL_DATABASE
+
+    blocks: list[BlockRow] = []
+    for block in block_rows(
+        engine.query(render_plan_query("ledger_blocks", database=LOCAL_DATABASE), [after, last])
+    ):
         if blocks and blocks[-1].block_seq == block.block_seq:
             if blocks[-1] != block:
                 raise RestoreError(

@@ -36,6 +36,7 @@ from journal.errors import QldbArchiveError
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
 from restore.errors import RestoreError
+from restore.ledger_archive import BlockRow, block_row_to_journal
 
 if TYPE_CHECKING:
     import psycopg
@@ -194,47 +195,30 @@ def is_database_url(text: str) -> bool:
     return bool(sep) and scheme.split("+", 1)[0].lower() in DATABASE_SCHEMES
 
 
-def _b64(text: str | None) -> bytes:
-    return base64.b64decode(text or "", validate=True)
-
-
 def _ms(when: dt.datetime) -> dt.datetime:
     naive = when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
     return naive.replace(microsecond=naive.microsecond // 1000 * 1000)
 
 
 def _block_from_row(row: tuple[Any, ...]) -> Block:
-    """A block row as the journal model (the struct QLDB's BLOCK_SUMMARY payload would be)."""
-    from amazon.ion import simpleion
-
-    from journal.ion_build import datetime_to_ms, ion_blob, ion_int, ion_list, ion_string, ion_struct
-    from journal.ion_build import ion_timestamp_ms as ion_ts
-    from journal.records import block_from_ion
-
+    """A ``qldb_ledger_blocks`` row as the journal model (`block_row_to_journal`)."""
     seq, strand, tx_id, stamp, block_hash, entries_hash, previous, entries, summaries_json = row[:9]
-    tx_ion, red_ion = row[9], row[10]
-    summaries = []
-    for s in json.loads(summaries_json or "[]"):
-        fields = {"hash": ion_blob(_b64(s["hash"]))}
-        if s.get("documentId") is not None:
-            fields["documentId"] = ion_string(s["documentId"])
-        summaries.append(ion_struct(fields))
-    struct: dict[str, Any] = {
-        "blockAddress": ion_struct({"strandId": ion_string(strand), "sequenceNo": ion_int(seq)}),
-        "transactionId": ion_string(tx_id),
-        "blockTimestamp": ion_ts(datetime_to_ms(stamp.replace(tzinfo=dt.UTC))),
-        "blockHash": ion_blob(_b64(block_hash)),
-        "entriesHash": ion_blob(_b64(entries_hash)),
-        "entriesHashList": ion_list([ion_blob(_b64(h)) for h in entries]),
-        "revisionSummaries": ion_list(summaries),
-    }
-    if previous:
-        struct["previousBlockHash"] = ion_blob(_b64(previous))
-    if tx_ion is not None:
-        struct["transactionInfo"] = simpleion.loads(tx_ion)
-    if red_ion is not None:
-        struct["redactionInfo"] = simpleion.loads(red_ion)
-    return block_from_ion(ion_struct(struct), revisions_field="revisionSummaries")
+    return block_row_to_journal(
+        BlockRow(
+            block_seq=seq,
+            strand_id=strand,
+            tx_id=tx_id,
+            block_timestamp=stamp,
+            block_hash=block_hash,
+            entries_hash=entries_hash,
+            previous_block_hash=previous or "",
+            entries_hash_list=tuple(entries or ()),
+            statements_json=None,
+            revision_summaries_json=summaries_json,
+            transaction_info_ion=row[9],
+            redaction_info_ion=row[10],
+        )
+    )
 
 
 def _column_mismatches(row: tuple[Any, ...], rev: Revision) -> list[str]:
@@ -613,15 +597,12 @@ def verify_target(
         RestoreError: as `verify_ledger_database`.
         JournalError: a digest file cannot be read.
     """
-    from journal.proofs import parse_get_digest
+    from journal.proofs import read_digest_files
 
-    digests = []
-    for path in digest_paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise RestoreError(f"cannot read the digest {path} ({exc.strerror}); check the path") from None
-        digests.append(parse_get_digest(data, source=str(path)))
     return verify_ledger_database(
-        url, archive=archive, digests=digests, endpoint_url=endpoint_url, progress=progress
+        url,
+        archive=archive,
+        digests=read_digest_files(digest_paths),
+        endpoint_url=endpoint_url,
+        progress=progress,
     )
