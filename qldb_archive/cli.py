@@ -694,8 +694,10 @@ def demo(
     """Run the whole pipeline locally, with no AWS and no server.
 
     Simulates a DMV ledger (with duplicates, reordering and KPL aggregation), archives its stream
-    through the real Firehose Lambda handler into Parquet, then verifies its stream records and
-    its journal export: every revision hash, block hash and chain link.
+    through the real Firehose Lambda handler into Parquet, queries the archive's views on DuckDB,
+    restores it into SQLite (current and history tables), proves the database equals the archive
+    (parity), and verifies the archive and the journal export against the ledger's digest: every
+    revision hash, block hash and chain link. Everything it writes is under --out.
 
     Example: qldb-archive demo --out ./demo-output --revisions 5000
     """

@@ -1,4 +1,4 @@
-"""The README's first command, end to end at a small size: simulate, archive, restore, verify."""
+"""The README's first command, end to end at a small size: every step, parity and both verifications."""
 
 from __future__ import annotations
 
@@ -18,8 +18,18 @@ def test_demo_runs_every_step_and_passes(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--revisions", "400", "--quiet"])
     # THEN every step reports success, and each output is where it says
     assert result.exit_code == 0, result.output
-    for step in ("1. simulate", "2. archive", "3. restore", "4. verify the kinesis", "5. verify the export"):
+    for step in (
+        "1. simulate",
+        "2. archive",
+        "3. query",
+        "4. restore",
+        "5. parity",
+        "6. verify the archive",
+        "7. verify the journal export",
+    ):
         assert step in result.output
+    assert "EQUAL:" in result.output  # parity
+    assert result.output.count("VERIFIED") == 2  # the archive and the export, against the digest
     assert result.output.rstrip().endswith("all checks passed")
     assert (out / "truth" / "summary.json").is_file()
     revisions = ds.dataset(out / "archive", format="parquet", partitioning="hive").to_table(
