@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 QLDB_VENV ?= .venv-qldb
 QLDB_BIN := $(QLDB_VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench-smoke docs install synth qldb-env qldb-test
+.PHONY: demo demo-smoke test lint typecheck unit bench-smoke docs install synth qldb-env qldb-test
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,13 @@ bench-smoke: $(BIN)/.installed
 docs: $(BIN)/.installed
 	$(BIN)/python -m qldb_archive.cli_docs > docs/cli.md
 
-test: lint typecheck unit qldb-test bench-smoke
+# The README's first command at a small size, through the installed console script (CI runs it on a
+# clean clone in a fresh .venv, as a newcomer would).
+demo-smoke: $(BIN)/.installed
+	rm -rf build/demo-smoke
+	$(BIN)/qldb-archive demo --out build/demo-smoke --revisions 500 --quiet
+
+test: lint typecheck unit qldb-test bench-smoke demo-smoke
 
 # Synthesise the CDK app into infra/build/cdk.out, offline (cdk-nag included).
 synth: $(BIN)/.installed
