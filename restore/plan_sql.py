@@ -24,6 +24,7 @@ PLAN_QUERIES: Final[tuple[str, ...]] = (
     "plan_chunks",
     "plan_block_range",
     "plan_final_state",
+    "plan_document_order",
     "plan_revisions",
     "parity_buckets",
     "parity_rows",

@@ -81,8 +81,8 @@ class RestoreOptions:
             with the types of the typed views (`restore.typed_columns`).
         engine_memory: the local engine's memory limit (DuckDB spills to a temporary folder past
             it), so a restore's memory stays flat however large the archive.
-        final_state: allow the final-state shortcut of a first restore without history
-            (`uses_final_state`); False: always apply every revision in block order.
+        document_order: let a first, full restore apply the archive in document order, only the
+            final states without history (`first_full_restore`); False: always in block order.
     """
 
     tables: tuple[str, ...] = ()
@@ -101,7 +101,7 @@ class RestoreOptions:
     dry_run: bool = False
     typed: bool = False
     engine_memory: str = "320MB"
-    final_state: bool = True
+    document_order: bool = True
 
     def identity(self) -> RunIdentity:
         """The options a resumed run must share with this one."""
@@ -429,40 +429,43 @@ def _chunk_batches(
             yield tail, tail[-1].last_block_seq, 0
 
 
-def _final_state_batches(
-    engine: LocalEngine, plan: RestorePlan, options: RestoreOptions
+def _document_order_batches(
+    engine: LocalEngine, plan: RestorePlan, options: RestoreOptions, *, final_state: bool
 ) -> Iterator[tuple[list[RevisionBatch], int, int]]:
-    """The final-state shortcut's batches (`plan_final_state`, streamed), as `_chunk_batches` yields.
+    """A first restore's batches in document order, streamed; as `_chunk_batches` yields.
 
-    Each batch is about `batch_revisions` documents' newest revisions; the block it reports is
-    the plan's last, reached only when every batch is applied.
+    `final_state`: only each document's newest revision (`plan_final_state`: no history is kept,
+    so the others change nothing); else every revision (`plan_document_order`). Each batch is
+    about `batch_revisions` rows; the block it reports is the plan's last, reached only when
+    every batch is applied.
     """
     selection = list(options.tables)
-    sql = render_plan_query("plan_final_state", database=LOCAL_DATABASE)  # reads data_json: not the index
+    if final_state:
+        name, params = "plan_final_state", [plan.block_cut, plan.block_cut, selection, selection]
+    else:
+        name, params = "plan_document_order", [plan.block_cut, selection, selection]
+    sql = render_plan_query(name, database=LOCAL_DATABASE)  # reads data_json: not the index
     last_block = plan.chunks[-1].last_block if plan.chunks else plan.start_after
-    reader = engine.query_batches(
-        sql, [plan.block_cut, plan.block_cut, selection, selection], rows=options.batch_revisions
-    )
-    for record_batch in reader:
+    for record_batch in engine.query_batches(sql, params, rows=options.batch_revisions):
         rows = revision_rows(record_batch, options.shard)
         if rows:
             first = min(r.block_seq for r in rows)
             yield [RevisionBatch(tuple(rows), first, max(r.block_seq for r in rows))], last_block, len(rows)
 
 
-def uses_final_state(options: RestoreOptions, target: Target, saved: Checkpoint | None) -> bool:
-    """True when the restore may apply each document's final state instead of every revision.
+def first_full_restore(options: RestoreOptions, target: Target, saved: Checkpoint | None) -> bool:
+    """True when the restore may apply the archive in document order instead of block order.
 
-    For a first, full restore without history into a target that keeps no journal: the version
-    guard makes the end state the same (the final state is what applying every revision in
-    block order leaves), with one row written per document instead of one per revision. Killed
-    midway, it left no checkpoint of a finished block, so the next run (`--resume` or not)
-    applies every revision in block order, which converges from any partial state.
+    For a first, full restore into a target that keeps no journal: the apply converges whatever
+    the order (`restore.batch`), and in document order each table's primary key grows at its
+    end; without history, only each document's final state is written, one row per document
+    instead of one per revision. Killed midway, it leaves no checkpoint of a finished block, so
+    the next run (`--resume` or not) applies every revision in block order, which converges
+    from any partial state.
     """
     caps = target.capabilities
     return (
-        options.final_state
-        and not options.history
+        options.document_order
         and not options.incremental
         and saved is None
         and not (caps.revision_ion or caps.blocks or caps.whole_journal)
@@ -601,11 +604,15 @@ def run_restore(
         for table, (columns, _) in typed.items():
             target.add_typed_columns(names[table], columns)
         documents: dict[str, set[str]] = {t.table_name: set() for t in plan.tables}
-        final_state = uses_final_state(options, target, saved)
-        report.method = "final state" if final_state else "block order"
-        if final_state:
-            steps = _final_state_batches(engine, plan, options)
-            progress.start("restore", total=sum(t.documents for t in plan.tables), unit="documents")
+        document_order = first_full_restore(options, target, saved)
+        final_state = document_order and not options.history
+        report.method = (
+            "final state" if final_state else "document order" if document_order else "block order"
+        )
+        if document_order:
+            steps = _document_order_batches(engine, plan, options, final_state=final_state)
+            total = sum(t.documents for t in plan.tables) if final_state else plan.revisions_to_apply
+            progress.start("restore", total=total, unit="documents" if final_state else "revisions")
         else:
             steps = _chunk_batches(engine, plan, options, target, start_after)
             progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
@@ -616,8 +623,8 @@ def run_restore(
                     checkpoint = Checkpoint(
                         restore_id=options.restore_id,
                         identity=identity,
-                        # final state: no block is applied in full before the end
-                        last_block_seq=start_after if final_state else batch.last_block_seq,
+                        # document order: no block is applied in full before the end
+                        last_block_seq=start_after if document_order else batch.last_block_seq,
                         completed=False,
                     )
                     report.retries += apply_with_retry(

@@ -76,6 +76,7 @@ def test_full_restore_equals_truth_and_views(simulated_archive: SimulatedArchive
         simulated_archive.archive, target_url, RestoreOptions(history=True, batch_revisions=300)
     )
     assert report.completed
+    assert report.method == "document order"  # a first full restore
     assert report.revisions_applied == len(truth)
     assert sum(t.duplicates_skipped for t in report.tables) > 0
     with open_target(target_url) as target:
@@ -227,7 +228,7 @@ def test_final_state_and_block_order_leave_the_same_tables(
     # WHEN one is restored by the final-state shortcut and the other by every revision in block order
     fast = run_restore(simulated_archive.archive, shortcut, RestoreOptions(batch_revisions=200))
     slow = run_restore(
-        simulated_archive.archive, replay, RestoreOptions(batch_revisions=200, final_state=False)
+        simulated_archive.archive, replay, RestoreOptions(batch_revisions=200, document_order=False)
     )
     assert (fast.method, slow.method) == ("final state", "block order")
     # THEN both equal the truth, with the same report counts, and a second run changes nothing
