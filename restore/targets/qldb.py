@@ -61,7 +61,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from journal.urls import redact_url
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
-from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
+from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames, table_names
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
 
 if TYPE_CHECKING:
@@ -89,6 +89,8 @@ SOURCE_ID: Final = "_source_id"
 SOURCE_VERSION: Final = "_source_version"
 """The field holding the source version a replayed revision carries (the version guard)."""
 MAX_DOCUMENTS_PER_TRANSACTION: Final = 40
+LEDGER_IDENTIFIERS: Final = IdentifierRules(max_length=128)
+"""QLDB table names: at most 128 characters."""
 """QLDB quota: documents written per transaction (https://docs.aws.amazon.com/qldb/latest/developerguide/limits.html)."""
 MAX_TRANSACTION_BYTES: Final = 4_000_000
 """QLDB quota: 4 MB of documents per transaction; measured here in Ion binary bytes, with a margin."""
@@ -216,7 +218,7 @@ class QldbTarget(Target):
 
     capabilities: ClassVar[TargetCapabilities] = TargetCapabilities(
         engine="qldb",
-        identifiers=IdentifierRules(max_length=128),
+        identifiers=LEDGER_IDENTIFIERS,
         quote=quote,
         bulk_load="pyqldb execute_lambda, up to 40 documents per transaction",
         dialect=_DIALECT,
@@ -432,10 +434,17 @@ def _data_ion(row: RevisionRow) -> bytes | None:
 def _ddl_steps(block: BlockRow, names: Mapping[str, TableNames]) -> Iterator[dict[str, Any]]:
     for entry in json.loads(block.statements_json or "[]"):
         parsed = parse_ddl(str(entry.get("statement", ""))) if isinstance(entry, dict) else None
-        if parsed is None or parsed[1] not in names:
+        if parsed is None:
             continue
         kind, table, field = parsed
-        yield {"ddl": kind, "table": names[table].current, "field": field, "block": block.block_seq}
+        # a table no revision ever wrote (created, left empty) is created too, its name checked as
+        # the others' are; the restore stops naming it when the ledger could not hold it
+        target = (
+            names[table].current
+            if table in names
+            else table_names([table], LEDGER_IDENTIFIERS)[table].current
+        )
+        yield {"ddl": kind, "table": target, "field": field, "block": block.block_seq}
 
 
 def replay_steps(batch: RevisionBatch, names: Mapping[str, TableNames]) -> Iterator[dict[str, Any]]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
 
 from restore.batch import RevisionBatch
 from restore.errors import UnsupportedTargetError
+from restore.identifiers import IdentifierRules, table_names
 from restore.ledger_archive import BlockRow, ExpectedData, attach_blocks
 from restore.ledger_hashes import compare_data_hash_maps
 from restore.ledger_verify import is_database_url
@@ -20,6 +23,7 @@ from restore.targets.qldb import (
     pack_transactions,
     parse_ddl,
     parse_qldb_url,
+    replay_steps,
     update_statements,
 )
 
@@ -163,3 +167,25 @@ def test_compare_data_hashes_counts_every_difference() -> None:
     assert report.differ[0].startswith("T/d3 version 1: data hash")
     assert report.extra == ("U/e",)
     assert compare_data_hash_maps(expected[:1], {("T", "d0"): b"h0"}).ok
+
+
+def test_a_table_created_but_never_written_is_created_in_the_new_ledger() -> None:
+    # GIVEN a block whose statements create two tables, one of which no revision ever wrote
+    created = dataclasses.replace(
+        block(1),
+        statements_json=json.dumps(
+            [
+                {"statement": "CREATE TABLE Person"},
+                {"statement": 'CREATE TABLE "Empty ""one"""'},
+                {"statement": "CREATE INDEX ON Person (GovId)"},
+            ]
+        ),
+    )
+    names = table_names(["Person"], IdentifierRules(max_length=128))
+    # WHEN the batch's steps are made THEN both tables are created, the empty one under its own name
+    steps = list(replay_steps(RevisionBatch((), 1, 1, blocks=(created,)), names))
+    assert [(s["ddl"], s["table"], s["field"]) for s in steps] == [
+        ("table", "Person", None),
+        ("table", 'Empty "one"', None),
+        ("index", "Person", "GovId"),
+    ]
