@@ -58,10 +58,12 @@ from amazon.ion.simple_types import (
 )
 from amazon.ion.symbols import SymbolToken
 
+from journal.ion_values import get_field
+
 if TYPE_CHECKING:
     from journal.ion_values import IonValue
 
-__all__ = ["ion_to_ion_text", "timestamp_to_ion_text"]
+__all__ = ["MAX_SAFE_INT", "ion_text_and_json", "ion_to_ion_text", "timestamp_to_ion_text"]
 
 _UTC: Final = dt.UTC
 _YEAR, _MONTH, _DAY = TimestampPrecision.YEAR, TimestampPrecision.MONTH, TimestampPrecision.DAY
@@ -159,23 +161,22 @@ _SYMBOLS: dict[str, str] = {}  # symbol text -> its Ion text; field names and sy
 _FIELDS: dict[str, str] = {}  # field name -> "name:"
 
 
+def _remember(cache: dict[str, str], key: str, text: str) -> str:
+    if len(cache) < _MAX_CACHED:
+        cache[key] = text
+    return text
+
+
 def _symbol(text: str) -> str:
     out = _SYMBOLS.get(text)
     if out is None:
         bare = _IDENTIFIER.fullmatch(text) and text not in _KEYWORDS and not _SYMBOL_ID.fullmatch(text)
-        out = text if bare else f"'{text.translate(_SYMBOL_ESCAPES)}'"
-        if len(_SYMBOLS) < _MAX_CACHED:
-            _SYMBOLS[text] = out
+        out = _remember(_SYMBOLS, text, text if bare else f"'{text.translate(_SYMBOL_ESCAPES)}'")
     return out
 
 
 def _field(name: str) -> str:
-    out = _FIELDS.get(name)
-    if out is None:
-        out = _symbol(name) + ":"
-        if len(_FIELDS) < _MAX_CACHED:
-            _FIELDS[name] = out
-    return out
+    return _FIELDS.get(name) or _remember(_FIELDS, name, _symbol(name) + ":")
 
 
 def _string(text: str) -> str:
@@ -382,3 +383,154 @@ def ion_to_ion_text(value: IonValue) -> str:
     out: list[str] = []
     _WRITERS.get(type(value), _c_writer)(value, out)
     return "".join(out)
+
+
+# Ion text and JSON projection in one walk ------------------------------------------------------
+
+MAX_SAFE_INT: Final = 2**53 - 1
+"""Largest integer every JSON reader holds exactly (I-JSON, RFC 7493 section 2.2)."""
+
+_JSON_KEYS: dict[str, str] = {}  # field name -> '"name":'
+_NOT_PROJECTED: Final = object()
+
+
+def _json_key(name: str) -> str:
+    return _JSON_KEYS.get(name) or _remember(_JSON_KEYS, name, encode_basestring(name) + ":")
+
+
+def _both(value: Any, ion: list[str], js: list[str], project: Callable[[Any], str]) -> None:
+    """Write a value's Ion text to `ion` and its JSON projection to `js`.
+
+    The projection of the common types is written here, by the rules of
+    `firehose_transform.normalise` (tests compare with `ion_to_json_text`); any other value
+    (floats, annotated or `IonPy*` scalars, clobs, sexps, typed nulls, symbols with no text) is
+    written by `_WRITERS` and `project`.
+    """
+    t = type(value)
+    if t is str:
+        quoted = encode_basestring(value)
+        ion.append(quoted if len(quoted) == len(value) + 2 else _string(value))
+        js.append(quoted)
+    elif t is IonPyDict and not value.ion_annotations:
+        store = value._IonPyDict__store
+        start_ion, start_js = len(ion), len(js)
+        ion.append("{")
+        js.append("{")
+        sep = False
+        for name, values in store.items():
+            if type(name) is not str:  # a field name with no text ($0): written the slow way
+                del ion[start_ion:], js[start_js:]
+                _struct(value, ion)
+                js.append(project(value))
+                return
+            if not values:
+                continue
+            field = _FIELDS.get(name) or _field(name)
+            if sep:
+                ion.append(",")
+                js.append(",")
+            sep = True
+            for x in values[:-1]:  # Ion keeps every value of a repeated name; JSON the last one
+                ion.append(field)
+                _WRITERS.get(type(x), _c_writer)(x, ion)
+                ion.append(",")
+            ion.append(field)
+            js.append(_JSON_KEYS.get(name) or _json_key(name))
+            _both(values[-1], ion, js, project)
+        ion.append("}")
+        js.append("}")
+    elif t is int:
+        text = str(value)
+        ion.append(text)
+        js.append(text if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else f'"{text}"')
+    elif t is Timestamp:
+        text = timestamp_to_ion_text(value)
+        ion.append(text)
+        js.append(f'"{text[:-1]}"' if text[-1] == "T" else f'"{text}"')  # ISO: no T after a year or month
+    elif t is bytes:
+        b64 = binascii.b2a_base64(value, newline=False).decode("ascii")
+        ion.append("{{" + b64 + "}}")
+        js.append(f'"{b64}"')
+    elif t is list:
+        ion.append("[")
+        js.append("[")
+        sep = False
+        for x in value:
+            if sep:
+                ion.append(",")
+                js.append(",")
+            sep = True
+            _both(x, ion, js, project)
+        ion.append("]")
+        js.append("]")
+    elif t is Decimal:
+        ion.append(_decimal(value))
+        js.append(f'"{value}"')
+    elif t is bool:
+        ion.append(text := "true" if value else "false")
+        js.append(text)
+    elif value is None:
+        ion.append("null")
+        js.append("null")
+    else:
+        _WRITERS.get(t, _c_writer)(value, ion)
+        js.append(project(value))
+
+
+def ion_text_and_json(
+    struct: IonValue, json_fields: frozenset[str], project: Callable[[Any], str]
+) -> tuple[str, dict[str, str]]:
+    """A struct's Ion text, and the JSON projection text of some of its fields, from one walk.
+
+    The same texts as `ion_to_ion_text(struct)` and `project(get_field(struct, name))` for each
+    name in `json_fields` that has a value (the last one, when repeated) other than null, where
+    `project` is the projection's own writer (`normalise.ion_to_json_text`). Written together
+    because the archive keeps both for a revision (`revision_ion`, `data_json`) and for a block's
+    `transactionInfo`: one walk formats each string, timestamp and blob once for both, instead of
+    walking the value again to project it. Fastest on bare values (MAY_BE_BARE, as the transform
+    parses): an `IonPy*` scalar is handed to `project` on its own.
+
+    >>> from amazon.ion import simpleion
+    >>> bare = simpleion.IonPyValueModel.MAY_BE_BARE
+    >>> v = simpleion.loads("{id: a, data: {n: 9.0, t: 2019T, h: {{aGk=}}, f: 1e0}}", value_model=bare)
+    >>> ion, texts = ion_text_and_json(v, frozenset({"data"}), lambda x: "<projected>")
+    >>> ion
+    '{id:a,data:{n:9.0,t:2019T,h:{{aGk=}},f:1e+0}}'
+    >>> texts
+    {'data': '{"n":"9.0","t":"2019","h":"aGk=","f":<projected>}'}
+    """
+    store = getattr(struct, _STORE, None)
+    if type(struct) is not IonPyDict or struct.ion_annotations or store is None:
+        return ion_to_ion_text(struct), _json_of(struct, json_fields, project)
+    ion: list[str] = ["{"]
+    texts: dict[str, str] = {}
+    sep = False
+    for name, values in store.items():
+        if type(name) is not str:
+            return ion_to_ion_text(struct), _json_of(struct, json_fields, project)
+        if not values:
+            continue
+        field = _FIELDS.get(name) or _field(name)
+        last = values[-1] if name in json_fields else _NOT_PROJECTED  # JSON: the last value, not null
+        for x in values:
+            if sep:
+                ion.append(",")
+            sep = True
+            ion.append(field)
+            if x is last and x is not None and not isinstance(x, IonPyNull):
+                js: list[str] = []
+                _both(x, ion, js, project)
+                texts[name] = "".join(js)
+            else:
+                _WRITERS.get(type(x), _c_writer)(x, ion)
+    ion.append("}")
+    return "".join(ion), texts
+
+
+def _json_of(struct: IonValue, json_fields: frozenset[str], project: Callable[[Any], str]) -> dict[str, str]:
+    texts = {}
+    for name in json_fields:
+        value = get_field(struct, name)
+        if value is not None:
+            texts[name] = project(value)
+    return texts

@@ -107,7 +107,12 @@ from amazon.ion.simple_types import (
 from amazon.ion.symbols import SymbolToken
 
 from firehose_transform.errors import TransformError
-from firehose_transform.ion_text import ion_to_ion_text, timestamp_to_ion_text
+from firehose_transform.ion_text import (
+    MAX_SAFE_INT,
+    ion_text_and_json,
+    ion_to_ion_text,
+    timestamp_to_ion_text,
+)
 from firehose_transform.schema import (
     BLOCK_TABLE,
     CONTROL_TABLE,
@@ -130,6 +135,7 @@ from journal.records import (
 )
 
 __all__ = [
+    "MAX_SAFE_INT",
     "JsonFloat",
     "JsonValue",
     "KinesisRecordMetadata",
@@ -148,9 +154,6 @@ __all__ = [
 
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 """A JSON-safe Python value (what `json.dumps(..., allow_nan=False)` accepts)."""
-
-MAX_SAFE_INT: Final = 2**53 - 1
-"""Largest integer every JSON reader holds exactly (I-JSON, RFC 7493 section 2.2)."""
 
 
 class KinesisRecordMetadata(TypedDict, total=False):
@@ -575,6 +578,10 @@ def _opt_json(struct: IonValue | None, name: str) -> str | None:
     return None if v is None else ion_to_json_text(v)
 
 
+_DATA: Final = frozenset({"data"})
+_TX_INFO_JSON: Final = frozenset({"statements", "documents"})
+
+
 def _opt_ion(value: IonValue | None) -> str | None:
     return None if value is None else ion_to_ion_text(value)
 
@@ -609,8 +616,8 @@ def _row(rec: StreamRecord, ledger: str, src: _Source, index: int) -> tuple[Arch
         row["data_hash"] = None if rev.data_hash is None else _b64(rev.data_hash)
         row["is_deleted"] = kind is RevisionKind.DELETED
         row["is_redacted"] = kind is RevisionKind.REDACTED
-        row["data_json"] = None if rev.data is None else ion_to_json_text(rev.data)
-        row["revision_ion"] = ion_to_ion_text(rev.ion)
+        row["revision_ion"], texts = ion_text_and_json(rev.ion, _DATA, ion_to_json_text)
+        row["data_json"] = texts.get("data")
         return row, partition_value(rev.table_name or ""), tx_time[:10]
     if isinstance(rec, BlockSummaryRecord):
         block = rec.block
@@ -623,10 +630,11 @@ def _row(rec: StreamRecord, ledger: str, src: _Source, index: int) -> tuple[Arch
         row["entries_hash"] = _b64(block.entries_hash)
         row["previous_block_hash"] = _b64(block.previous_block_hash)
         row["entries_hash_list"] = [_b64(h) for h in block.entries_hash_list]
-        row["statements_json"] = _opt_json(tx_info, "statements")
-        row["documents_json"] = _opt_json(tx_info, "documents")
+        if tx_info is not None:
+            row["transaction_info_ion"], texts = ion_text_and_json(tx_info, _TX_INFO_JSON, ion_to_json_text)
+            row["statements_json"] = texts.get("statements")
+            row["documents_json"] = texts.get("documents")
         row["revision_summaries_json"] = _opt_json(get_field(rec.ion, "payload"), "revisionSummaries")
-        row["transaction_info_ion"] = _opt_ion(tx_info)
         row["redaction_info_ion"] = _opt_ion(block.redaction_info)
         return row, BLOCK_TABLE, timestamp[:10]
     row["control_type"] = rec.control_type

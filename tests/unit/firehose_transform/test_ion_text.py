@@ -25,10 +25,13 @@ from amazon.ion.symbols import SymbolToken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firehose_transform.ion_text import ion_to_ion_text, timestamp_to_ion_text
+from firehose_transform.ion_text import ion_text_and_json, ion_to_ion_text, timestamp_to_ion_text
+from firehose_transform.normalise import ion_to_json_text
 from journal.ion_hash import ion_hash
+from journal.ion_values import get_field
 
 MODELS = (IonPyValueModel.ION_PY, IonPyValueModel.MAY_BE_BARE)
+TX_INFO_JSON = frozenset({"statements", "documents"})
 
 
 def c_text(value: Any) -> str:
@@ -59,6 +62,10 @@ def test_simulated_records(simulated: Any) -> None:
                     for part in (value, payload.get("revision"), payload.get("transactionInfo")):
                         if part is not None:
                             assert_same_as_c_writer(part)
+                    if "revision" in payload:  # and the texts the transform writes in one walk
+                        assert_one_walk_is_two(payload["revision"], frozenset({"data"}))
+                    if "transactionInfo" in payload:
+                        assert_one_walk_is_two(payload["transactionInfo"], TX_INFO_JSON)
 
 
 def test_ion_hash_suite_values(ion_hash_tests: Path) -> None:
@@ -198,3 +205,42 @@ def test_generated_values(value: Any) -> None:
     binary = simpleion.dumps(value, binary=True)  # the C writer decides what the value is
     for model in MODELS:
         assert_same_as_c_writer(simpleion.loads(binary, value_model=model))
+
+
+# Ion text and JSON projection from one walk --------------------------------------------------
+
+
+def assert_one_walk_is_two(struct: Any, fields: frozenset[str]) -> None:
+    ion, texts = ion_text_and_json(struct, fields, ion_to_json_text)
+    assert ion == c_text(struct)
+    expected = {}
+    for name in fields:
+        value = get_field(struct, name)
+        if value is not None:
+            expected[name] = ion_to_json_text(value)
+    assert texts == expected
+
+
+@pytest.mark.parametrize(
+    "ion",
+    [
+        "{data: null, x: 1}",
+        "{data: null.struct}",
+        "{x: 1}",
+        "{data: {a: 1}, data: {b: [2, 3.0, 9007199254740993]}}",
+        "{data: {a: 1, a: two, $0: 3}}",
+        "a::{data: {a: 1}}",
+        "{data: (a b), data: [1e0, nan, -inf, 1e-5, 2019-12-11T07:20:51.245-00:00, 'sym', {{\"c\"}}]}",
+    ],
+)
+def test_one_walk_on_odd_structs(ion: str) -> None:
+    for model in MODELS:
+        assert_one_walk_is_two(simpleion.loads(ion, value_model=model), frozenset({"data"}))
+
+
+@settings(max_examples=300)
+@given(values, st.lists(st.tuples(texts, values), max_size=3))
+def test_one_walk_on_generated_values(value: Any, others: list[tuple[str, Any]]) -> None:
+    binary = simpleion.dumps(_struct([*others, ("data", value)]), binary=True)
+    for model in MODELS:
+        assert_one_walk_is_two(simpleion.loads(binary, value_model=model), frozenset({"data"}))
