@@ -38,6 +38,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from bench_views import build_archive  # noqa: E402
+from child_rss import PEAK_RSS_KIB_SOURCE  # noqa: E402
 
 MYSQL_URL = os.environ.get("QLDB_ARCHIVE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 POSTGRESQL_URL = os.environ.get(
@@ -82,12 +83,11 @@ def fresh_database(engine: str) -> tuple[str, Any]:
 def child_restore(archive: Path, url: str, *extra: str, history: bool = True) -> dict[str, Any]:
     """Run the restore CLI in a child process: wall seconds, its report and its peak RSS (MiB)."""
     code = (
-        "import json, resource, sys\n"
-        "from qldb_archive.cli import app\n"
+        "import json, sys\n" + PEAK_RSS_KIB_SOURCE + "from qldb_archive.cli import app\n"
         "try:\n"
         "    app(sys.argv[1:], standalone_mode=False)\n"
         "finally:\n"
-        "    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "    rss = peak_rss_kib() / 1024\n"
         "    print(json.dumps({'peak_rss_mib': rss}), file=sys.stderr)\n"
     )
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
