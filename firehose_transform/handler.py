@@ -186,6 +186,7 @@ def transform_event(event: dict[str, Any], *, max_response_bytes: int = MAX_RESP
     # always have room for every record's failure. Ok results then spend what is left, in order.
     # Valid base64 needs no JSON escaping, so its JSON length is its length.
     decoded: list[bytes | TransformError] = []
+    id_sizes: list[int] = []
     fail_sizes: list[int] = []
     for rec in records:
         record_id, raw = rec["recordId"], rec.get("data")
@@ -195,11 +196,12 @@ def transform_event(event: dict[str, Any], *, max_response_bytes: int = MAX_RESP
         except TransformError as exc:
             data, data_len = exc, _json_len(raw) if isinstance(raw, str) else 0
         decoded.append(data)
-        fail_sizes.append(_FAILED_SHELL + _json_len(record_id) + data_len)
+        id_sizes.append(id_size := _json_len(record_id))
+        fail_sizes.append(_FAILED_SHELL + id_size + data_len)
     used = len(json.dumps({"records": []})) + 2 * (len(records) - 1) + sum(fail_sizes)
     results: list[dict[str, Any]] = []
     tally = _Tally()
-    for rec, data, fail_size in zip(records, decoded, fail_sizes, strict=True):
+    for rec, data, id_size, fail_size in zip(records, decoded, id_sizes, fail_sizes, strict=True):
         record_id = rec["recordId"]
         try:
             if isinstance(data, TransformError):
@@ -215,7 +217,7 @@ def transform_event(event: dict[str, Any], *, max_response_bytes: int = MAX_RESP
             )
             data_b64 = out.data_b64
             keys = out.partition_keys
-            extra = _OK_SHELL + _json_len(record_id) + len(data_b64) + _metadata_len(tuple(keys.values()))
+            extra = _OK_SHELL + id_size + len(data_b64) + _metadata_len(tuple(keys.values()))
             extra -= fail_size
             if used + extra > max_response_bytes:
                 raise ResponseTooLargeError(
