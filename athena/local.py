@@ -207,30 +207,38 @@ class LocalEngine:
         if self.scratch is not None:
             self.scratch.cleanup()
 
-    def index_history(self) -> str:
-        """Materialize the ``history`` view once, without its text columns; the schema holding it.
+    def materialize(self, view: str, *, schema: str, exclude: frozenset[str] = frozenset()) -> None:
+        """Compute one view once into table ``schema.view`` (its columns but `exclude`).
 
-        The restore plan asks several questions of ``history`` (counts, conflicts, gaps, chunks);
-        each would rank every archived copy again. Rendered for the returned schema, the same SQL
-        reads this table instead (and ``blocks`` and ``revisions``, views of the archive's), so
-        the ranking runs once. ``data_json`` and ``revision_ion`` are left out: most of the bytes,
-        and no plan question reads them (one that did would fail, not read NULLs).
+        Several questions asked of one view would each compute it again (its window functions
+        rank every archived copy); rendered for `schema`, the same SQL reads the table instead.
+        The table lives in this engine's DuckDB, which spills past its memory limit.
         """
+        if view not in VIEW_NAMES:
+            raise ValueError(f"no view {view!r}; choose one of {', '.join(VIEW_NAMES)}")
         columns = [
-            r[0]
-            for r in self.con.sql(f"DESCRIBE {LOCAL_DATABASE}.history").fetchall()
-            if r[0] not in _HEAVY_HISTORY_COLUMNS
+            r[0] for r in self.con.sql(f"DESCRIBE {LOCAL_DATABASE}.{view}").fetchall() if r[0] not in exclude
         ]
-        db = INDEX_DATABASE
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {db}")
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         self.con.execute(
-            f"CREATE OR REPLACE TABLE {db}.history AS "
-            f"SELECT {', '.join(columns)} FROM {LOCAL_DATABASE}.history"
+            f"CREATE OR REPLACE TABLE {schema}.{view} AS "
+            f"SELECT {', '.join(columns)} FROM {LOCAL_DATABASE}.{view}"
         )
         for name in (BLOCKS_TABLE, REVISIONS_TABLE):
-            self.con.execute(f"CREATE OR REPLACE VIEW {db}.{name} AS SELECT * FROM {LOCAL_DATABASE}.{name}")
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {schema}.{name} AS SELECT * FROM {LOCAL_DATABASE}.{name}"
+            )
+
+    def index_history(self) -> str:
+        """Materialize ``history`` without its text columns for the restore plan; the schema holding it.
+
+        The plan asks several questions of ``history`` (counts, conflicts, gaps, chunks); with
+        the index the ranking runs once. ``data_json`` and ``revision_ion`` are left out: most of
+        the bytes, and no plan question reads them (one that did would fail, not read NULLs).
+        """
+        self.materialize("history", schema=INDEX_DATABASE, exclude=_HEAVY_HISTORY_COLUMNS)
         self.indexed = True
-        return db
+        return INDEX_DATABASE
 
     def __enter__(self) -> LocalEngine:
         return self

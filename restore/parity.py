@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
-from athena.local import LOCAL_DATABASE, LocalEngine
+from athena.local import LocalEngine
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
 from restore.content import canonical_json
@@ -59,6 +59,11 @@ __all__ = [
     "classify_rows",
     "differing_buckets",
 ]
+
+ARCHIVE_SIDE_SCHEMA: Final = "parity"
+"""Where the archive side materializes the view it compares (`LocalEngine.materialize`)."""
+PARITY_ENGINE_MEMORY: Final = "512MB"
+"""The local engine's memory limit during a parity check: DuckDB spills past it."""
 
 LEVEL1_WIDTH: Final = 1 << 24
 """Bucket width over the 32-bit document hash: 256 buckets."""
@@ -259,15 +264,18 @@ class ArchiveSide:
     """The archive's user view on the local engine, with the parity SQL of restore/sql."""
 
     prefix: str = "parity_"
+    view: str = "current"
 
     def __init__(self, engine: LocalEngine) -> None:
         self.engine = engine
-        counts = engine.query(render_plan_query(f"{self.prefix}counts", database=LOCAL_DATABASE)).to_pylist()
+        # every level asks the view again: computed once, the questions scan a table
+        engine.materialize(self.view, schema=ARCHIVE_SIDE_SCHEMA, exclude=frozenset({"revision_ion"}))
+        counts = self._q(f"{self.prefix}counts", [])
         self.counts = {r["table_name"]: int(r["documents"]) for r in counts}
 
     def _q(self, name: str, params: Sequence[object]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.engine.query(
-            render_plan_query(name, database=LOCAL_DATABASE), params
+            render_plan_query(name, database=ARCHIVE_SIDE_SCHEMA), params
         ).to_pylist()
         return rows
 
@@ -298,6 +306,7 @@ class HistoryArchiveSide(ArchiveSide):
     """The archive's de-duplicated history: one row per revision, keyed ``doc_id#version``."""
 
     prefix = "parity_history_"
+    view = "history"
 
     def rows(self, table: str, width: int, buckets: Sequence[int]) -> RowVersions:
         """Rows from `parity_history_rows`: (version, "revision_hash|content_hash") per revision."""
@@ -538,7 +547,10 @@ def check_parity(
     report = ParityReport(
         archive=redact_url(str(archive)), target=redact_url(target_url), deep=deep, max_ids=max_ids
     )
-    with LocalEngine.open(archive, endpoint_url=endpoint_url) as engine, open_target(target_url) as target:
+    with (
+        LocalEngine.open(archive, endpoint_url=endpoint_url, memory_limit=PARITY_ENGINE_MEMORY) as engine,
+        open_target(target_url) as target,
+    ):
         archive_side = ArchiveSide(engine)
         selected = sorted(tables or archive_side.counts)
         names = table_names(selected, target.capabilities.identifiers, table_map)
