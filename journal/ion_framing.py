@@ -197,9 +197,13 @@ def _framed(data: bytes, pos: int, end: int, in_struct: bool, depth: int) -> boo
                 return False
             pos += 1
             if code in _VAR_LENGTH:
-                if pos < end and data[pos] & 0x80:
-                    ln = data[pos] & 0x7F
+                b = data[pos]
+                if b & 0x80:  # a one-byte length
+                    ln = b & 0x7F
                     pos += 1
+                elif data[pos + 1] & 0x80:  # two bytes: a value of 128 bytes to 16 KB, no call
+                    ln = (b << 7) | (data[pos + 1] & 0x7F)
+                    pos += 2
                 else:
                     ln, pos = _varuint(data, pos, end)
             else:
