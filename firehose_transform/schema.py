@@ -252,11 +252,12 @@ def build_row(values: Mapping[str, object]) -> ArchiveRow:
     return row  # type: ignore[return-value]
 
 
+_EMPTY_ROW: Final[dict[str, object]] = {**_NULL_ROW, "schema_version": SCHEMA_VERSION}
+
+
 def empty_row() -> ArchiveRow:
     """A row with every column null but `schema_version`, for a builder to fill in."""
-    row = dict(_NULL_ROW)
-    row["schema_version"] = SCHEMA_VERSION
-    return row  # type: ignore[return-value]
+    return _EMPTY_ROW.copy()  # type: ignore[return-value]
 
 
 def column(name: str) -> Column:

@@ -234,8 +234,8 @@ def block_from_ion(
     revisions: list[Revision] = []
     tx_info = get_field(block, "transactionInfo")
     tables: dict[str, tuple[str, str]] = {}
-    raw = get_field(block, "revisions" if revisions_field == "revisions" else "revisionSummaries")
-    items = [] if raw is None else req_list(block, revisions_field)
+    raw = get_field(block, revisions_field)
+    items = [] if raw is None else raw if type(raw) is list else req_list(block, revisions_field)
     if revisions_field == "revisions" and tx_info is not None:
         tables = _tables(tx_info)
     for i, item in enumerate(items):
