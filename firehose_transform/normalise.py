@@ -302,8 +302,10 @@ def _p_list(v: Any) -> JsonValue:
     append = out.append
     for x in v:
         t = type(x)
-        if t is str or t is IonPyText:  # the common case, inlined (JSON-safe as it is)
+        if t is str or t is IonPyText:  # the common cases, inlined (a string is JSON-safe as it is)
             append(x)
+        elif t is IonPyDict:
+            append(_p_struct(x))
         else:
             append(ion_to_json(x))
     return out
@@ -331,6 +333,8 @@ def _p_struct(v: Any) -> JsonValue:
         key = k if type(k) is str else _key(k)
         if t is str or t is IonPyText or ((t is int or t is IonPyInt) and -MAX_SAFE_INT <= x <= MAX_SAFE_INT):
             out[key] = x  # the common cases, inlined
+        elif t is bytes:
+            out[key] = _b64(x)
         else:
             out[key] = ion_to_json(x)
     return out
