@@ -4,9 +4,15 @@ Why not `simpleion.dumps(value, binary=False)`: amazon-ion 0.15's C writer is th
 of the transform. It costs ~20 us for one DMV revision struct and ~25 us for a block's
 `transactionInfo` (as much as parsing the whole stream record), because it asks every value for
 its Ion type and annotations through Python attribute lookups, turns each decimal and timestamp
-into C structs, and builds an ion-c writer per call. The text it produces is simple, so this
-module writes the same text directly: ~0.6x of the C writer's time on DMV records
-(`benchmarks/bench_handler.py` prints the transform's throughput).
+into C structs, and builds an ion-c writer per call; bare values (MAY_BE_BARE, which the transform
+parses) are its slow case. The text it produces is simple, so this module writes the same text
+directly: about half the C writer's time on bare DMV records (on `IonPy*` values, the C writer's
+fast case, it takes ~1.25x the C writer's time; the transform never writes those).
+`benchmarks/bench_handler.py` prints the transform's throughput.
+
+`ion_text_and_json` also writes the JSON projection of some fields during the same walk (a
+revision's `data`, a block's statements and documents), so each string, timestamp and blob is
+formatted once for both texts.
 
 Byte for byte the C writer's text. The values the transform sees are handled here: bare values
 (`IonPyValueModel.MAY_BE_BARE`: `str`, `int`, `bool`, `None`, `Decimal`, `Timestamp`, `bytes`,
