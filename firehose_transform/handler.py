@@ -51,10 +51,13 @@ starts fast.
 from __future__ import annotations
 
 import binascii
+import gc
 import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -181,6 +184,33 @@ def transform_event(event: dict[str, Any], *, max_response_bytes: int = MAX_RESP
     records: list[dict[str, Any]] = firehose.get("records") or []
     if not records:
         return {"records": []}
+    with _cycle_collector_paused():
+        return _transform_records(firehose, records, max_response_bytes)
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for one batch; restore it after.
+
+    A batch allocates ~50 containers per record (parsed values, rows, texts), none of them in a
+    reference cycle, so reference counting frees all of them; but every 700 allocations the cycle
+    collector walks the young objects, and every tenth time the older ones too, which cost 12% of
+    the transform (`benchmarks/bench_handler.py`, 102 -> 89 us per record). Memory stays bounded
+    by the batch (3 MB at most: peak RSS in the benchmark), and collection resumes after it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _transform_records(
+    firehose: KinesisFirehoseEvent, records: list[dict[str, Any]], max_response_bytes: int
+) -> dict[str, Any]:
+    """`transform_event` for a non-empty batch."""
     stream_arn = firehose.source_kinesis_stream_arn
     # Decode every record first: a failed result carries the original data, so the response must
     # always have room for every record's failure. Ok results then spend what is left, in order.
