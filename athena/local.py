@@ -39,18 +39,20 @@ import sqlglot.errors
 
 from athena.ddl import BLOCKS_TABLE, REVISIONS_TABLE, blocks_columns, revisions_columns
 from athena.errors import LocalQueryError
-from athena.views import VIEW_NAMES, render_query, render_view
+from athena.views import VIEW_NAMES, check_database_name, render_query, render_view
 from firehose_transform.schema import PARTITION_KEYS, Column, Kind, RecordType, arrow_schema
 from firehose_transform.storage import open_location
 
 __all__ = [
     "INDEX_DATABASE",
     "LOCAL_DATABASE",
+    "ArchiveObject",
     "LocalEngine",
     "blocks_dataset",
     "current",
     "history",
     "query",
+    "revision_objects",
     "revisions_dataset",
     "to_duckdb",
 ]
@@ -86,28 +88,71 @@ def to_duckdb(sql: str) -> str:
     return statements[0]
 
 
-def _record_files(fs: pafs.FileSystem, root: str, record_type: RecordType) -> list[str]:
+def _record_infos(fs: pafs.FileSystem, root: str, record_type: RecordType) -> list[pafs.FileInfo]:
     record_dir = f"p_record_type={record_type.value.lower()}"
     selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
-    files = []
+    infos = []
     for info in fs.get_file_info(selector):
         if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
             continue
         parts = info.path[len(root) :].strip("/").split("/")
         # p_ledger=/p_record_type=/p_table=/p_date=/<object>; error prefixes, other record types: skipped
         if len(parts) == len(PARTITION_KEYS) + 1 and parts[1] == record_dir and not parts[-1].startswith("."):
-            files.append(info.path)
-    return sorted(files)
+            infos.append(info)
+    return sorted(infos, key=lambda i: str(i.path))
+
+
+def _record_files(fs: pafs.FileSystem, root: str, record_type: RecordType) -> list[str]:
+    return [info.path for info in _record_infos(fs, root, record_type)]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveObject:
+    """One archived REVISION_DETAILS object, as listed: what a cache of derived data checks.
+
+    Archive objects are immutable (Firehose writes new keys, the backfill names objects by their
+    content), so a key with the same size and modification time holds the same rows.
+
+    Attributes:
+        key: the object's key relative to the archive root (``p_ledger=.../x.parquet``).
+        size: its size in bytes.
+        mtime_ns: its modification time (S3: LastModified), in nanoseconds since the epoch.
+    """
+
+    key: str
+    size: int
+    mtime_ns: int
+
+
+def revision_objects(archive: str | Path, *, endpoint_url: str | None = None) -> list[ArchiveObject]:
+    """The archive's REVISION_DETAILS objects, sorted by key, as `revisions_dataset` reads them.
+
+    Raises:
+        StorageError: the archive cannot be listed.
+    """
+    location = open_location(str(archive), endpoint_url=endpoint_url)
+    root = location.root.rstrip("/")
+    return [
+        ArchiveObject(info.path[len(root) :].strip("/"), int(info.size or 0), int(info.mtime_ns or 0))
+        for info in _record_infos(location.fs, location.root, RecordType.REVISION_DETAILS)
+    ]
 
 
 def _record_dataset(
-    archive: str | Path, record_type: RecordType, columns: Sequence[Column], endpoint_url: str | None
+    archive: str | Path,
+    record_type: RecordType,
+    columns: Sequence[Column],
+    endpoint_url: str | None,
+    keys_only: Sequence[str] | None = None,
 ) -> ds.Dataset:
     location = open_location(str(archive), endpoint_url=endpoint_url)
     full = arrow_schema()
     keys = pa.schema([pa.field(k.name, pa.string()) for k in PARTITION_KEYS])
     schema = pa.schema([full.field(c.name) for c in columns] + list(keys))
-    files = _record_files(location.fs, location.root, record_type)
+    if keys_only is None:
+        files = _record_files(location.fs, location.root, record_type)
+    else:
+        files = [location.path(k) for k in keys_only]
     logger.debug("archive objects found", extra={"record_type": record_type.value, "objects": len(files)})
     return ds.dataset(
         files,
@@ -119,17 +164,21 @@ def _record_dataset(
     )
 
 
-def revisions_dataset(archive: str | Path, *, endpoint_url: str | None = None) -> ds.Dataset:
+def revisions_dataset(
+    archive: str | Path, *, endpoint_url: str | None = None, keys: Sequence[str] | None = None
+) -> ds.Dataset:
     """The archive's REVISION_DETAILS rows as a pyarrow dataset (partition keys as string columns).
 
     Args:
         archive: the archive root, a folder or ``s3://bucket/prefix``.
         endpoint_url: the S3 endpoint, None for AWS.
+        keys: only these objects (keys relative to the root, from `revision_objects`); None:
+            every object the archive lists now.
 
     Raises:
         StorageError: the archive cannot be listed.
     """
-    return _record_dataset(archive, RecordType.REVISION_DETAILS, revisions_columns(), endpoint_url)
+    return _record_dataset(archive, RecordType.REVISION_DETAILS, revisions_columns(), endpoint_url, keys)
 
 
 def blocks_dataset(archive: str | Path, *, endpoint_url: str | None = None) -> ds.Dataset:
@@ -137,10 +186,10 @@ def blocks_dataset(archive: str | Path, *, endpoint_url: str | None = None) -> d
     return _record_dataset(archive, RecordType.BLOCK_SUMMARY, blocks_columns(), endpoint_url)
 
 
-def _table_view_sql(table: str, columns: Sequence[Column], raw: str) -> str:
+def _table_view_sql(table: str, columns: Sequence[Column], raw: str, schema: str = LOCAL_DATABASE) -> str:
     stamps = [c.name for c in columns if c.kind is Kind.TIMESTAMP]
     replace = ", ".join(f"CAST({n} AS TIMESTAMP) AS {n}" for n in stamps)
-    return f"CREATE VIEW {LOCAL_DATABASE}.{table} AS SELECT * REPLACE ({replace}) FROM {raw}"
+    return f"CREATE OR REPLACE VIEW {schema}.{table} AS SELECT * REPLACE ({replace}) FROM {raw}"
 
 
 def _utc_naive(moment: dt.datetime) -> dt.datetime:
@@ -173,7 +222,12 @@ class LocalEngine:
 
     @classmethod
     def open(
-        cls, archive: str | Path, *, endpoint_url: str | None = None, memory_limit: str | None = None
+        cls,
+        archive: str | Path,
+        *,
+        endpoint_url: str | None = None,
+        memory_limit: str | None = None,
+        revision_keys: Sequence[str] | None = None,
     ) -> LocalEngine:
         """List the archive and create the revisions table and the views in a new DuckDB.
 
@@ -182,6 +236,8 @@ class LocalEngine:
             endpoint_url: the S3 endpoint, None for AWS.
             memory_limit: DuckDB's memory limit (``"512MB"``), past which it spills to a
                 temporary folder; None: DuckDB's default (80% of the machine's memory).
+            revision_keys: read exactly these REVISION_DETAILS objects (from `revision_objects`,
+                so a caller knows what the views saw); None: list them now.
         """
         scratch = None
         if memory_limit is None:
@@ -193,13 +249,24 @@ class LocalEngine:
         con.execute("SET python_enable_replacements = false")  # never read the caller's Python variables
         for macro in TRINO_MACROS:
             con.execute(macro)
-        con.register(_RAW, revisions_dataset(archive, endpoint_url=endpoint_url))
+        con.register(_RAW, revisions_dataset(archive, endpoint_url=endpoint_url, keys=revision_keys))
         con.execute(_table_view_sql(REVISIONS_TABLE, revisions_columns(), _RAW))
         con.register(_RAW_BLOCKS, blocks_dataset(archive, endpoint_url=endpoint_url))
         con.execute(_table_view_sql(BLOCKS_TABLE, blocks_columns(), _RAW_BLOCKS))
         for name in VIEW_NAMES:
             con.execute(to_duckdb(render_view(name, database=LOCAL_DATABASE)))
         return cls(str(archive), con, scratch)
+
+    def attach_revisions(self, schema: str, dataset: ds.Dataset) -> None:
+        """Make `dataset` (e.g. `revisions_dataset` of some objects) the table ``schema.revisions``.
+
+        With the same types as ``main.revisions``, so the views rendered for `schema` read it as
+        they read the whole archive: what lets a cache add only the objects that are new.
+        """
+        check_database_name(schema)
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        self.con.register(f"{schema}_{_RAW}", dataset)
+        self.con.execute(_table_view_sql(REVISIONS_TABLE, revisions_columns(), f"{schema}_{_RAW}", schema))
 
     def close(self) -> None:
         """Close the DuckDB connection and remove what it spilled."""

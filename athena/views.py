@@ -33,6 +33,7 @@ __all__ = [
     "read_query",
     "read_view",
     "render_query",
+    "render_sql",
     "render_view",
 ]
 
@@ -95,6 +96,18 @@ def _render(raw: str, database: str) -> str:
     while lines and (not lines[0].strip() or lines[0].startswith("--")):
         lines.pop(0)  # the header comment documents the file; Athena gets the statement alone
     return "\n".join(lines).replace(DATABASE_PLACEHOLDER, check_database_name(database))
+
+
+def render_sql(raw: str, *, database: str) -> str:
+    r"""Any Athena statement written with the placeholder, rendered as the views are.
+
+    For SQL kept beside the code that runs it (restore/sql): header comment dropped, database
+    checked and filled in.
+
+    >>> render_sql("-- a comment\nSELECT 1 FROM {database}.current", database="qldb")
+    'SELECT 1 FROM qldb.current'
+    """
+    return _render(raw, database)
 
 
 def render_view(name: str, *, database: str) -> str:

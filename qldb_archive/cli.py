@@ -285,6 +285,9 @@ TARGET_ENVVAR = "QLDB_ARCHIVE_TARGET_URL"
 """Where restore and parity read the database URL when no argument gives it: so a job runner can
 inject it from a secret without it ever appearing on a command line."""
 
+PARITY_CACHE_ENVVAR = "QLDB_ARCHIVE_PARITY_CACHE"
+"""Where parity keeps the archive side's index when no --cache option gives it (the scheduled job)."""
+
 ArchiveOption = Annotated[
     str,
     typer.Option(
@@ -536,6 +539,23 @@ def parity(
     ] = False,
     max_ids: Annotated[int, typer.Option(min=0, help="Differences listed per table in the report.")] = 100,
     report: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    cache: Annotated[
+        str | None,
+        typer.Option(
+            envvar=PARITY_CACHE_ENVVAR,
+            show_envvar=True,
+            help="Keep the archive side's index here (a folder or s3://bucket/prefix, as protected as "
+            "the archive) so the next run reads only new archive objects. See docs/parity.md.",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Ignore the cache (even from the environment): read everything."),
+    ] = False,
+    rebuild_cache: Annotated[
+        bool,
+        typer.Option(help="Read every archive object and rewrite the cache (run so now and then)."),
+    ] = False,
     json_out: JsonOption = False,
     quiet: QuietOption = False,
     endpoint_url: EndpointOption = None,
@@ -544,9 +564,13 @@ def parity(
 
     Compares counts, then checksums of 256 hash buckets of document ids computed inside each
     database, then only the rows of buckets that differ: missing, extra, stale version, content
-    differs, newer in the target. What the scheduled parity job runs.
+    differs, newer in the target. What the scheduled parity job runs. With --cache, a run whose
+    cached archive objects are all still there unchanged is warm (reads only the new ones);
+    anything else is cold (reads every object, rewrites the cache); the report says which.
 
     Example: qldb-archive parity ./archive postgresql://postgres@127.0.0.1/test --json
+
+    Example: qldb-archive parity s3://bucket/archive "$URL" --cache s3://bucket/parity-cache/
     """
     from restore.identifiers import parse_table_map
     from restore.parity import check_parity
@@ -560,6 +584,8 @@ def parity(
             deep=deep,
             max_ids=max_ids,
             endpoint_url=endpoint_url,
+            cache=None if no_cache else cache or None,
+            rebuild_cache=rebuild_cache,
             progress=progress_for(sys.stderr, quiet=quiet or json_out),
         )
     doc = result.to_json()

@@ -37,12 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
-from athena.local import LocalEngine
+from athena.local import LOCAL_DATABASE, LocalEngine, revision_objects
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
 from restore.content import canonical_json
 from restore.errors import TargetError
 from restore.identifiers import TableNames, table_names
+from restore.parity_cache import CacheOutcome, prepare_archive_index
+from restore.parity_index import INDEX_SCHEMA, ensure_history_index
 from restore.plan import vars_of
 from restore.plan_sql import render_plan_query
 from restore.targets import Target, open_target
@@ -60,8 +62,8 @@ __all__ = [
     "differing_buckets",
 ]
 
-ARCHIVE_SIDE_SCHEMA: Final = "parity"
-"""Where the archive side materializes the view it compares (`LocalEngine.materialize`)."""
+ARCHIVE_SIDE_SCHEMA: Final = INDEX_SCHEMA
+"""Where the archive side's parity indexes are (`restore.parity_index`)."""
 PARITY_ENGINE_MEMORY: Final = "512MB"
 """The local engine's memory limit during a parity check: DuckDB spills past it."""
 
@@ -150,6 +152,7 @@ class ParityReport:
     max_ids: int
     tables: list[TableParity] = field(default_factory=list)
     elapsed_seconds: float = 0.0
+    cache: CacheOutcome = field(default_factory=lambda: CacheOutcome("off"))
 
     @property
     def equal(self) -> bool:
@@ -178,6 +181,7 @@ class ParityReport:
             "differences": self.differences,
             "rows_moved": self.rows_moved,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "cache": vars_of(self.cache),
             "tables": [t.to_json(self.max_ids) for t in self.tables],
         }
 
@@ -187,7 +191,7 @@ class ParityReport:
         mode = "deep" if self.deep else "checksums"
         lines = [
             f"{verdict}: {self.target} vs archive {self.archive} ({mode}, {self.rows_moved:,} rows moved, "
-            f"{self.elapsed_seconds:.1f} s)"
+            f"{self.elapsed_seconds:.1f} s, {self.cache.summary()})"
         ]
         for t in self.tables:
             lines += self._table_lines(t, f"  {t.table_name} -> {t.target_table}", "documents")
@@ -261,15 +265,12 @@ class Side(Protocol):
 
 
 class ArchiveSide:
-    """The archive's user view on the local engine, with the parity SQL of restore/sql."""
+    """The archive's user view on the local engine, from its parity index (`restore.parity_index`)."""
 
     prefix: str = "parity_"
-    view: str = "current"
 
     def __init__(self, engine: LocalEngine) -> None:
         self.engine = engine
-        # every level asks the view again: computed once, the questions scan a table
-        engine.materialize(self.view, schema=ARCHIVE_SIDE_SCHEMA, exclude=frozenset({"revision_ion"}))
         counts = self._q(f"{self.prefix}counts", [])
         self.counts = {r["table_name"]: int(r["documents"]) for r in counts}
 
@@ -291,13 +292,13 @@ class ArchiveSide:
 
     def rows(self, table: str, width: int, buckets: Sequence[int]) -> RowVersions:
         """Rows from `parity_rows`."""
-        listed = list(buckets)
-        rows = self._q(f"{self.prefix}rows", [width, table, listed])
+        rows = self._q(f"{self.prefix}rows", [table, list(buckets), width])
         return {r["doc_id"]: (int(r["version"]), r["content_hash"]) for r in rows}
 
     def documents(self, table: str) -> Iterator[tuple[str, int, Any]]:
-        """Every document with its data, parsed."""
-        for r in self._q("parity_documents", [table]):
+        """Every document with its data, parsed: from the view itself (deep mode needs the JSON)."""
+        sql = render_plan_query("parity_documents", database=LOCAL_DATABASE)
+        for r in self.engine.query(sql, [table]).to_pylist():
             data = r["data_json"]
             yield r["doc_id"], int(r["version"]), None if data is None else json.loads(data)
 
@@ -306,11 +307,14 @@ class HistoryArchiveSide(ArchiveSide):
     """The archive's de-duplicated history: one row per revision, keyed ``doc_id#version``."""
 
     prefix = "parity_history_"
-    view = "history"
+
+    def __init__(self, engine: LocalEngine) -> None:
+        ensure_history_index(engine)
+        super().__init__(engine)
 
     def rows(self, table: str, width: int, buckets: Sequence[int]) -> RowVersions:
         """Rows from `parity_history_rows`: (version, "revision_hash|content_hash") per revision."""
-        rows = self._q(f"{self.prefix}rows", [width, table, list(buckets)])
+        rows = self._q(f"{self.prefix}rows", [table, list(buckets), width])
         return {
             revision_key(r["doc_id"], int(r["version"])): (
                 int(r["version"]),
@@ -532,25 +536,39 @@ def check_parity(
     deep: bool = False,
     max_ids: int = 100,
     endpoint_url: str | None = None,
+    cache: str | None = None,
+    rebuild_cache: bool = False,
     progress: ProgressReporter = NULL_PROGRESS,
 ) -> ParityReport:
     """Compare the target's current tables with the archive's user view, and its history.
 
     A QLDB table's history table, where the target has one, is compared with the archive's
-    ``history`` view (`TableParity.history`); without one, only the current table is.
+    ``history`` view (`TableParity.history`); without one, only the current table is. With a
+    `cache` (a folder or ``s3://`` prefix, `restore.parity_cache`) the archive side reads only
+    the objects added since the last run when it can (`ParityReport.cache` says which).
 
     Raises:
         IdentifierError, UnsupportedTargetError: unusable input.
         TargetError: the database failed.
+        StorageError: the archive cannot be listed, or the cache cannot be written.
     """
     started = time.perf_counter()
     report = ParityReport(
         archive=redact_url(str(archive)), target=redact_url(target_url), deep=deep, max_ids=max_ids
     )
+    objects = revision_objects(archive, endpoint_url=endpoint_url)  # the views see exactly these
     with (
-        LocalEngine.open(archive, endpoint_url=endpoint_url, memory_limit=PARITY_ENGINE_MEMORY) as engine,
+        LocalEngine.open(
+            archive,
+            endpoint_url=endpoint_url,
+            memory_limit=PARITY_ENGINE_MEMORY,
+            revision_keys=[o.key for o in objects],
+        ) as engine,
         open_target(target_url) as target,
     ):
+        report.cache = prepare_archive_index(
+            engine, objects, archive=archive, cache=cache, endpoint_url=endpoint_url, rebuild=rebuild_cache
+        )
         archive_side = ArchiveSide(engine)
         selected = sorted(tables or archive_side.counts)
         names = table_names(selected, target.capabilities.identifiers, table_map)
