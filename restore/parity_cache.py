@@ -1,13 +1,20 @@
 """The parity cache: the archive side's indexes kept between runs, so a run reads only new objects.
 
-A folder or ``s3://bucket/prefix`` holding, beside a ``manifest.json``:
+A folder or ``s3://bucket/prefix`` holding, beside a ``manifest.json``, layers of three files:
 
 - ``rows-<id>.parquet``: slim revision rows (`restore.parity_index`: ``data_json`` replaced by
-  its SHA-256, no ``revision_ion``), one file per run that added objects;
+  its SHA-256, no ``revision_ion``);
 - ``parity_current_index-<id>.parquet`` and ``parity_history_index-<id>.parquet``: the indexes
-  parity reads, for every document.
+  parity reads, for the documents of that layer.
 
-The manifest lists the archive objects (key, size, modification time) the files were computed
+A cold run writes one layer with every document. A warm run that read new objects adds a layer
+with their rows and the fresh index entries of every document they touch; a document's entries
+come from the newest layer holding it (its history entries are never empty, so its history
+index says which). Writes are thus proportional to what arrived, which matters in a versioned
+bucket with Object Lock (every object written is kept for the retention period); past
+`MAX_LAYERS` layers a warm run writes them merged as one.
+
+The manifest lists the archive objects (key, size, modification time) the layers were computed
 from, the cache format and a fingerprint of the SQL. Archive objects are immutable (Firehose
 writes new keys; the backfill names objects by their content), so a run whose listing still
 holds every cached object unchanged is **warm**: it reads only the new objects, recomputes the
@@ -60,8 +67,8 @@ logger = logging.getLogger(__name__)
 CACHE_FORMAT: Final = 1
 """Bumped whenever the files' meaning changes; another format is never read."""
 MANIFEST: Final = "manifest.json"
-MAX_ROW_FILES: Final = 24
-"""Past this many slim row files, a warm run writes them as one (a day of hourly runs)."""
+MAX_LAYERS: Final = 24
+"""Past this many layers, a warm run writes them merged as one (a day of hourly runs)."""
 _NEW_SCHEMA: Final = "parity_new"
 _OURS: Final = ("rows-", *(f"{i}-" for i in INDEXES))
 
@@ -92,6 +99,14 @@ class CacheOutcome:
         return f"cache: {self.mode}" + (f" ({self.reason})" if self.reason else "")
 
 
+class LayerJson(TypedDict):
+    """One layer's files, as stored in the manifest."""
+
+    rows: str
+    parity_current_index: str
+    parity_history_index: str
+
+
 class ManifestJson(TypedDict):
     """The manifest as stored."""
 
@@ -99,22 +114,23 @@ class ManifestJson(TypedDict):
     fingerprint: str
     archive: str
     objects: list[tuple[str, int, int]]
-    rows: list[str]
-    parity_current_index: str
-    parity_history_index: str
+    layers: list[LayerJson]
 
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
-    """A usable manifest: what the cache files were computed from."""
+    """A usable manifest: what the cache files were computed from, oldest layer first."""
 
     objects: dict[str, tuple[int, int]]
-    rows: tuple[str, ...]
-    indexes: dict[IndexName, str]
+    layers: tuple[LayerJson, ...]
 
     def files(self) -> set[str]:
         """Every file it refers to."""
-        return {*self.rows, *self.indexes.values()}
+        return {name for layer in self.layers for name in _layer_files(layer)}
+
+
+def _layer_files(layer: LayerJson) -> tuple[str, str, str]:
+    return layer["rows"], layer["parity_current_index"], layer["parity_history_index"]
 
 
 class _CacheDoubtError(Exception):
@@ -165,7 +181,8 @@ def prepare_archive_index(
     logger.info("parity cache cold", extra={"reason": reason})
     rows = index_archive(engine, keep_rows=True)
     assert rows is not None
-    _write(engine, location, objects, rows=[], new_rows=rows, archive=archive, previous=manifest, sweep=True)
+    layer = _write_layer(engine, location, rows, prefix="")
+    _switch(location, objects, [layer], archive=archive, previous=manifest, sweep=True)
     return CacheOutcome("cold", reason=reason)
 
 
@@ -180,13 +197,20 @@ def _read_manifest(location: Location) -> Manifest:
     if doc.get("fingerprint") != index_fingerprint():
         raise _CacheDoubtError("cache made by other parity SQL")
     try:
-        return Manifest(
-            objects={str(k): (int(size), int(mtime)) for k, size, mtime in doc["objects"]},
-            rows=tuple(str(r) for r in doc["rows"]),
-            indexes={i: str(doc[i]) for i in INDEXES},
+        layers = tuple(
+            LayerJson(
+                rows=str(layer["rows"]),
+                parity_current_index=str(layer["parity_current_index"]),
+                parity_history_index=str(layer["parity_history_index"]),
+            )
+            for layer in doc["layers"]
         )
+        objects = {str(k): (int(size), int(mtime)) for k, size, mtime in doc["objects"]}
     except (KeyError, TypeError, ValueError) as exc:
         raise _CacheDoubtError(f"cache manifest unusable ({type(exc).__name__})") from None
+    if not layers:
+        raise _CacheDoubtError("cache manifest unusable (no layer)")
+    return Manifest(objects=objects, layers=layers)
 
 
 def _warm(
@@ -205,18 +229,20 @@ def _warm(
         if listed[key] != stat:
             raise _CacheDoubtError(f"object changed: {key}")
     new = [o.key for o in objects if o.key not in manifest.objects]
-    cached = {i: _register(engine, location, f"parity_cached_{i}", [manifest.indexes[i]]) for i in INDEXES}
+    engine.con.execute(f"CREATE SCHEMA IF NOT EXISTS {INDEX_SCHEMA}")
+    cached = _merge_layers(engine, location, manifest.layers)
     if not new:
-        engine.con.execute(f"CREATE SCHEMA IF NOT EXISTS {INDEX_SCHEMA}")
         for index, relation in cached.items():
-            engine.con.execute(f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.{index} AS SELECT * FROM {relation}")
+            engine.con.execute(f"ALTER TABLE {relation} RENAME TO {index}")
         return CacheOutcome("warm")
     engine.attach_revisions(_NEW_SCHEMA, revisions_dataset(archive, endpoint_url=endpoint_url, keys=new))
     new_rows = load_slim_rows(engine, source=_NEW_SCHEMA, into=f"{INDEX_SCHEMA}.new_rows")
     _refuse_conflicts(engine, new_rows, cached["parity_history_index"])
     touched = f"{INDEX_SCHEMA}.touched"
     engine.con.execute(f"CREATE OR REPLACE TABLE {touched} AS SELECT DISTINCT ledger, doc_id FROM {new_rows}")
-    cached_rows = _register(engine, location, "parity_cached_rows", list(manifest.rows))
+    cached_rows = _register(
+        engine, location, "parity_cached_rows", [layer["rows"] for layer in manifest.layers]
+    )
     engine.con.execute(
         f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.touched_rows AS SELECT * FROM {cached_rows} AS c "
         f"WHERE EXISTS (SELECT 1 FROM {touched} AS t WHERE t.ledger = c.ledger AND t.doc_id = c.doc_id) "
@@ -225,33 +251,50 @@ def _warm(
     index_rows(engine, f"{INDEX_SCHEMA}.touched_rows", prefix="touched_")
     merge_indexes(engine, cached=cached, touched=touched, fresh_prefix="touched_")
     revisions = int(engine.con.sql(f"SELECT COUNT(*) FROM {new_rows}").fetchall()[0][0])
-    if len(manifest.rows) + 1 > MAX_ROW_FILES:
+    if len(manifest.layers) + 1 > MAX_LAYERS:  # one layer of everything
         engine.con.execute(
             f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.all_rows AS SELECT * FROM {cached_rows} "
             f"UNION ALL BY NAME SELECT * FROM {new_rows}"
         )
-        _write(
-            engine,
-            location,
-            objects,
-            rows=[],
-            new_rows=f"{INDEX_SCHEMA}.all_rows",
-            archive=archive,
-            previous=manifest,
-            sweep=False,
-        )
-    else:
-        _write(
-            engine,
-            location,
-            objects,
-            rows=list(manifest.rows),
-            new_rows=new_rows,
-            archive=archive,
-            previous=manifest,
-            sweep=False,
-        )
+        layer = _write_layer(engine, location, f"{INDEX_SCHEMA}.all_rows", prefix="")
+        _switch(location, objects, [layer], archive=archive, previous=manifest, sweep=False)
+    else:  # one more layer: the new rows and the touched documents' entries
+        layer = _write_layer(engine, location, new_rows, prefix="touched_")
+        _switch(location, objects, [*manifest.layers, layer], archive=archive, previous=manifest, sweep=False)
     return CacheOutcome("warm", new_objects=len(new), new_revisions=revisions)
+
+
+def _merge_layers(
+    engine: LocalEngine, location: Location, layers: Sequence[LayerJson]
+) -> dict[IndexName, str]:
+    """The cached indexes as tables: each document's entries from the newest layer holding it."""
+    con = engine.con
+    for n, layer in enumerate(layers):
+        for index in INDEXES:
+            _register(engine, location, f"parity_cached_{index}_{n}", [layer[index]])
+    out: dict[IndexName, str] = {i: f"{INDEX_SCHEMA}.cached_{i}" for i in INDEXES}
+    if len(layers) == 1:
+        for index in INDEXES:
+            con.execute(f"CREATE OR REPLACE TABLE {out[index]} AS SELECT * FROM parity_cached_{index}_0")
+        return out
+    for index in INDEXES:
+        union = " UNION ALL BY NAME ".join(
+            f"SELECT *, {n} AS layer FROM parity_cached_{index}_{n}" for n in range(len(layers))
+        )
+        con.execute(f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.layered_{index} AS {union}")
+    owner = f"{INDEX_SCHEMA}.layer_owner"
+    con.execute(
+        f"CREATE OR REPLACE TABLE {owner} AS SELECT ledger, doc_id, max(layer) AS layer "
+        f"FROM {INDEX_SCHEMA}.layered_parity_history_index GROUP BY ledger, doc_id"
+    )
+    for index in INDEXES:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {out[index]} AS SELECT x.* EXCLUDE (layer) "
+            f"FROM {INDEX_SCHEMA}.layered_{index} AS x JOIN {owner} AS o "
+            "ON x.ledger = o.ledger AND x.doc_id = o.doc_id AND x.layer = o.layer"
+        )
+        con.execute(f"DROP TABLE {INDEX_SCHEMA}.layered_{index}")
+    return out
 
 
 def _refuse_conflicts(engine: LocalEngine, new_rows: str, cached_history: str) -> None:
@@ -272,36 +315,41 @@ def _register(engine: LocalEngine, location: Location, name: str, files: list[st
     return name
 
 
-def _write(
-    engine: LocalEngine,
+def _write_layer(engine: LocalEngine, location: Location, rows: str, *, prefix: str) -> LayerJson:
+    """The slim `rows` and the indexes ``parity.<prefix><index>`` as new files (names never reused)."""
+    run = uuid.uuid4().hex[:12]
+    if not location.is_s3:
+        location.fs.create_dir(location.root, recursive=True)
+    layer = LayerJson(
+        rows=f"rows-{run}.parquet",
+        parity_current_index=f"parity_current_index-{run}.parquet",
+        parity_history_index=f"parity_history_index-{run}.parquet",
+    )
+    _write_relation(engine, location, rows, layer["rows"])
+    for index in INDEXES:
+        _write_relation(engine, location, f"{INDEX_SCHEMA}.{prefix}{index}", layer[index])
+    return layer
+
+
+def _switch(
     location: Location,
     objects: Sequence[ArchiveObject],
+    layers: list[LayerJson],
     *,
-    rows: list[str],
-    new_rows: str,
     archive: str | Path,
     previous: Manifest | None,
     sweep: bool,
 ) -> None:
-    """New files, then the manifest that points at them, then the files no manifest needs."""
-    run = uuid.uuid4().hex[:12]
-    if not location.is_s3:
-        location.fs.create_dir(location.root, recursive=True)
-    written: dict[str, str] = {"rows": f"rows-{run}.parquet", **{i: f"{i}-{run}.parquet" for i in INDEXES}}
-    _write_relation(engine, location, new_rows, written["rows"])
-    for index in INDEXES:
-        _write_relation(engine, location, f"{INDEX_SCHEMA}.{index}", written[index])
+    """Point the manifest at `layers`, then delete the files no manifest needs."""
     doc: ManifestJson = {
         "format": CACHE_FORMAT,
         "fingerprint": index_fingerprint(),
         "archive": redact_url(str(archive)),
         "objects": [(o.key, o.size, o.mtime_ns) for o in objects],
-        "rows": [*rows, written["rows"]],
-        "parity_current_index": written["parity_current_index"],
-        "parity_history_index": written["parity_history_index"],
+        "layers": layers,
     }
     location.write_bytes(MANIFEST, json.dumps(doc).encode("utf-8"))
-    keep = {*doc["rows"], written["parity_current_index"], written["parity_history_index"]}
+    keep = {name for layer in layers for name in _layer_files(layer)}
     stale = (previous.files() if previous else set()) - keep
     if sweep:  # a cold run also removes what killed runs left behind
         stale |= {f for f in _our_files(location) if f not in keep}

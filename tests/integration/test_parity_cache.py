@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from athena.local import LocalEngine, revision_objects
 from firehose_transform.storage import Location
 from qldb_archive.cli import app
+from restore import parity_cache
 from restore.parity import check_parity
 from restore.parity_cache import CacheOutcome, prepare_archive_index
 from restore.runner import RestoreOptions, run_restore
@@ -96,10 +97,14 @@ def staged(simulated_archive: SimulatedArchive, tmp_path: Path) -> tuple[Path, l
 
 
 def test_warm_runs_equal_cold_runs_as_objects_arrive(
-    simulated_archive: SimulatedArchive, staged: tuple[Path, list[list[Path]]], tmp_path: Path
+    simulated_archive: SimulatedArchive,
+    staged: tuple[Path, list[list[Path]]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     archive, groups = staged
     cache = str(tmp_path / "cache")
+    monkeypatch.setattr(parity_cache, "MAX_LAYERS", 2)  # the second warm run merges the layers
     source = simulated_archive.archive
     # GIVEN a cache made from the first third of the objects
     add_objects(source, archive, groups[0])
@@ -122,6 +127,8 @@ def test_warm_runs_equal_cold_runs_as_objects_arrive(
         cold, cold_rows = archive_index(archive, None)
         assert cold.mode == "off"
         assert warm_rows == cold_rows
+        # a layer per run, then all merged into one (three files each)
+        assert len(list(Path(cache).glob("*.parquet"))) == (6 if step == 0 else 3)
     # AND the redacted copies won: those revisions have no content hash any more
     redacted_keys = {(r["doc_id"], r["version"]) for r in pq.read_table(redactions).to_pylist()}
     history = {(r[2], r[3]): r[5] for r in warm_rows["parity_history_index"]}
