@@ -119,6 +119,7 @@ from firehose_transform.ion_text import (
     ion_to_ion_text,
     timestamp_to_ion_text,
 )
+from firehose_transform.json_float import JsonFloat
 from firehose_transform.schema import (
     BLOCK_TABLE,
     CONTROL_TABLE,
@@ -254,16 +255,6 @@ def _p_bool(v: Any) -> JsonValue:
 
 def _p_int(v: Any) -> JsonValue:
     return v if -MAX_SAFE_INT <= v <= MAX_SAFE_INT else str(int(v))
-
-
-class JsonFloat(float):
-    """A projected float: a `float` that orjson refuses, so that `ion_to_json_text` writes it.
-
-    orjson writes floats in a shorter form than Python (``1e-5`` against ``1e-05``), and the
-    projection's text must never change: content hashes are taken of it (`restore.content`).
-    """
-
-    __slots__ = ()
 
 
 def _p_float(v: Any) -> JsonValue:

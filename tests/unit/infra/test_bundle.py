@@ -22,6 +22,7 @@ from infra.bundle import (
     build_lambda_bundle,
     lambda_requirements,
 )
+from infra.native import NATIVE_MODULES, host_architecture
 
 ELF_MACHINE = {"x86_64": 0x3E, "arm64": 0xB7}
 
@@ -90,7 +91,8 @@ def test_handler_imports_from_the_bundle_alone(host_bundle: LambdaBundle) -> Non
         "import firehose_transform.handler as h; from amazon.ion import simpleion;"
         "assert simpleion.c_ext, 'pure-Python Ion';"
         "assert 'pyarrow' not in sys.modules and 'boto3' not in sys.modules;"
-        "print(h.lambda_handler.__name__)"
+        "import journal.records as r, firehose_transform.normalise as n;"
+        "print(h.lambda_handler.__name__, r.__file__.endswith('.so'), n.__file__.endswith('.so'))"
     )
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-B", "-c", code, str(Path(host_bundle.path))],
@@ -99,7 +101,20 @@ def test_handler_imports_from_the_bundle_alone(host_bundle: LambdaBundle) -> Non
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "lambda_handler"
+    # the transform's hot modules run compiled (infra.native), needing nothing but the bundle
+    assert done.stdout.strip() == "lambda_handler True True", host_bundle.native_reason
+
+
+def test_a_bundle_for_another_architecture_is_pure_python(bundle: LambdaBundle) -> None:
+    """No cross-compiling: the other architecture's bundle carries the sources only, and says why."""
+    if bundle.architecture == host_architecture():
+        assert len(bundle.native) == len(NATIVE_MODULES) + 1, bundle.native_reason
+        assert all((bundle.path / rel).is_file() for rel in bundle.native)
+    else:
+        assert bundle.native == ()
+        assert bundle.native_reason is not None
+        assert bundle.architecture in bundle.native_reason
+        assert not list(bundle.path.glob("journal/*.so"))
 
 
 # The live replication bundle: the restore's targets and both database drivers, still no DuckDB or pyarrow
