@@ -556,6 +556,15 @@ def parity(
         bool,
         typer.Option(help="Read every archive object and rewrite the cache (run so now and then)."),
     ] = False,
+    rebuild_after_days: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            envvar="QLDB_ARCHIVE_PARITY_REBUILD_DAYS",
+            show_envvar=True,
+            help="Rebuild the cache when its last full read is older than this many days.",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     quiet: QuietOption = False,
     endpoint_url: EndpointOption = None,
@@ -586,6 +595,7 @@ def parity(
             endpoint_url=endpoint_url,
             cache=None if no_cache else cache or None,
             rebuild_cache=rebuild_cache,
+            rebuild_after_days=rebuild_after_days,
             progress=progress_for(sys.stderr, quiet=quiet or json_out),
         )
     doc = result.to_json()

@@ -28,6 +28,7 @@ DataFrames in memory, which is the full comparison we avoid. The algorithm is ~1
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
@@ -538,6 +539,7 @@ def check_parity(
     endpoint_url: str | None = None,
     cache: str | None = None,
     rebuild_cache: bool = False,
+    rebuild_after_days: float | None = None,
     progress: ProgressReporter = NULL_PROGRESS,
 ) -> ParityReport:
     """Compare the target's current tables with the archive's user view, and its history.
@@ -545,7 +547,8 @@ def check_parity(
     A QLDB table's history table, where the target has one, is compared with the archive's
     ``history`` view (`TableParity.history`); without one, only the current table is. With a
     `cache` (a folder or ``s3://`` prefix, `restore.parity_cache`) the archive side reads only
-    the objects added since the last run when it can (`ParityReport.cache` says which).
+    the objects added since the last run when it can (`ParityReport.cache` says which); it
+    reads them all when `rebuild_cache`, or when its last such run is `rebuild_after_days` old.
 
     Raises:
         IdentifierError, UnsupportedTargetError: unusable input.
@@ -567,7 +570,13 @@ def check_parity(
         open_target(target_url) as target,
     ):
         report.cache = prepare_archive_index(
-            engine, objects, archive=archive, cache=cache, endpoint_url=endpoint_url, rebuild=rebuild_cache
+            engine,
+            objects,
+            archive=archive,
+            cache=cache,
+            endpoint_url=endpoint_url,
+            rebuild=rebuild_cache,
+            rebuild_after=None if rebuild_after_days is None else dt.timedelta(days=rebuild_after_days),
         )
         archive_side = ArchiveSide(engine)
         selected = sorted(tables or archive_side.counts)

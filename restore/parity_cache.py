@@ -32,6 +32,7 @@ run one parity job per cache, and run cold now and then (``--rebuild-cache``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import uuid
@@ -115,6 +116,7 @@ class ManifestJson(TypedDict):
     archive: str
     objects: list[tuple[str, int, int]]
     layers: list[LayerJson]
+    cold_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,7 @@ class Manifest:
 
     objects: dict[str, tuple[int, int]]
     layers: tuple[LayerJson, ...]
+    cold_at: dt.datetime
 
     def files(self) -> set[str]:
         """Every file it refers to."""
@@ -145,6 +148,7 @@ def prepare_archive_index(
     cache: str | None,
     endpoint_url: str | None = None,
     rebuild: bool = False,
+    rebuild_after: dt.timedelta | None = None,
 ) -> CacheOutcome:
     """Fill ``parity.parity_current_index`` (and the history index) for `objects`, with the cache.
 
@@ -155,6 +159,7 @@ def prepare_archive_index(
         cache: the cache folder or ``s3://`` prefix; None: no cache (computed, not kept).
         endpoint_url: the S3 endpoint, None for AWS.
         rebuild: compute cold and rewrite the cache whatever it holds.
+        rebuild_after: also when its last cold run is older than this (a periodic full check).
 
     Raises:
         StorageError: the cache cannot be written.
@@ -168,6 +173,9 @@ def prepare_archive_index(
         manifest = _read_manifest(location)
         if rebuild:
             raise _CacheDoubtError("rebuild asked for")
+        age = dt.datetime.now(dt.UTC) - manifest.cold_at
+        if rebuild_after is not None and age > rebuild_after:
+            raise _CacheDoubtError(f"last cold run {age.total_seconds() / 86400:.1f} days ago")
         return _warm(engine, location, manifest, objects, archive=archive, endpoint_url=endpoint_url)
     except _CacheDoubtError as doubt:
         reason = str(doubt)
@@ -182,7 +190,7 @@ def prepare_archive_index(
     rows = index_archive(engine, keep_rows=True)
     assert rows is not None
     layer = _write_layer(engine, location, rows, prefix="")
-    _switch(location, objects, [layer], archive=archive, previous=manifest, sweep=True)
+    _switch(location, objects, [layer], archive=archive, previous=manifest, cold_at=None)
     return CacheOutcome("cold", reason=reason)
 
 
@@ -206,11 +214,12 @@ def _read_manifest(location: Location) -> Manifest:
             for layer in doc["layers"]
         )
         objects = {str(k): (int(size), int(mtime)) for k, size, mtime in doc["objects"]}
+        cold_at = dt.datetime.fromisoformat(str(doc["cold_at"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise _CacheDoubtError(f"cache manifest unusable ({type(exc).__name__})") from None
     if not layers:
         raise _CacheDoubtError("cache manifest unusable (no layer)")
-    return Manifest(objects=objects, layers=layers)
+    return Manifest(objects=objects, layers=layers, cold_at=cold_at)
 
 
 def _warm(
@@ -257,10 +266,11 @@ def _warm(
             f"UNION ALL BY NAME SELECT * FROM {new_rows}"
         )
         layer = _write_layer(engine, location, f"{INDEX_SCHEMA}.all_rows", prefix="")
-        _switch(location, objects, [layer], archive=archive, previous=manifest, sweep=False)
+        _switch(location, objects, [layer], archive=archive, previous=manifest, cold_at=manifest.cold_at)
     else:  # one more layer: the new rows and the touched documents' entries
         layer = _write_layer(engine, location, new_rows, prefix="touched_")
-        _switch(location, objects, [*manifest.layers, layer], archive=archive, previous=manifest, sweep=False)
+        layers = [*manifest.layers, layer]
+        _switch(location, objects, layers, archive=archive, previous=manifest, cold_at=manifest.cold_at)
     return CacheOutcome("warm", new_objects=len(new), new_revisions=revisions)
 
 
@@ -338,20 +348,25 @@ def _switch(
     *,
     archive: str | Path,
     previous: Manifest | None,
-    sweep: bool,
+    cold_at: dt.datetime | None,
 ) -> None:
-    """Point the manifest at `layers`, then delete the files no manifest needs."""
+    """Point the manifest at `layers`, then delete the files no manifest needs.
+
+    `cold_at` is when the layers' first was computed from every object; None: now (a cold run,
+    which also removes the files killed runs left behind).
+    """
     doc: ManifestJson = {
         "format": CACHE_FORMAT,
         "fingerprint": index_fingerprint(),
         "archive": redact_url(str(archive)),
         "objects": [(o.key, o.size, o.mtime_ns) for o in objects],
         "layers": layers,
+        "cold_at": (cold_at or dt.datetime.now(dt.UTC)).isoformat(),
     }
     location.write_bytes(MANIFEST, json.dumps(doc).encode("utf-8"))
     keep = {name for layer in layers for name in _layer_files(layer)}
     stale = (previous.files() if previous else set()) - keep
-    if sweep:  # a cold run also removes what killed runs left behind
+    if cold_at is None:
         stale |= {f for f in _our_files(location) if f not in keep}
     for name in sorted(stale):
         try:

@@ -9,7 +9,11 @@
   line (of the task or of any process in it) or log.
 - Restore: a task definition run on demand (``aws ecs run-task``, the ``RestoreRunTask``
   output). Parity: a second task definition (infra/docker/parity_job.py) on an EventBridge
-  Scheduler schedule; it publishes `infra.metrics.PARITY_DIFFERENCES`.
+  Scheduler schedule; it publishes `infra.metrics.PARITY_DIFFERENCES`. It keeps its archive-side
+  cache (docs/parity.md) under `PARITY_CACHE_PREFIX` in the archive bucket, so the cache is as
+  protected as the archive (its KMS key, TLS only, no public access); only the parity task may
+  write or delete there, and nowhere else, and it reads every object in full again every
+  `PARITY_REBUILD_DAYS` days.
 - Network: private subnets of a new VPC (one NAT gateway, flow logs to S3) or of an existing
   one; the tasks' security group allows no inbound traffic: let it reach the database.
 """
@@ -34,7 +38,7 @@ from infra.bundle import REPO_ROOT
 from infra.components.nag import acknowledge, objects_of
 from infra.metrics import NAMESPACE, PARITY_DIFFERENCES
 
-__all__ = ["IMAGE_FILES", "TARGET_URL_FIELD", "Jobs"]
+__all__ = ["IMAGE_FILES", "PARITY_CACHE_PREFIX", "PARITY_REBUILD_DAYS", "TARGET_URL_FIELD", "Jobs"]
 
 IMAGE_FILES: Final = (
     "pyproject.toml",
@@ -48,6 +52,10 @@ IMAGE_FILES: Final = (
     "infra/docker/parity_job.py",
 )
 """What of the repository the image build sees (everything else is excluded from the asset)."""
+PARITY_CACHE_PREFIX: Final = "parity-cache/"
+"""Where, in the archive bucket, the parity task keeps its cache (outside the archive's layout)."""
+PARITY_REBUILD_DAYS: Final = 7
+"""The parity task reads the whole archive again when its cache's last full read is this old."""
 TARGET_URL_FIELD: Final = "url"
 """The secret's JSON field holding the target database URL (mysql://, postgresql://...)."""
 _EXCLUDE: Final = ["*", *(f"!{p}" for p in IMAGE_FILES), "**/__pycache__", "**/*.pyc"]
@@ -150,6 +158,21 @@ class Jobs(Construct):
             statements=read_archive,
             command=["exec qldb-archive restore"],  # ARCHIVE and TARGET from the environment
         )
+        write_cache = [
+            iam.PolicyStatement(
+                sid="WriteParityCache",
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[archive.arn_for_objects(f"{PARITY_CACHE_PREFIX}*")],
+            ),
+            iam.PolicyStatement(  # SSE-KMS: S3 asks KMS for a data key per object (or per bucket key)
+                sid="EncryptParityCache", actions=["kms:GenerateDataKey"], resources=[archive_key.key_arn]
+            ),
+        ]
+        parity_environment = {
+            **environment,
+            "QLDB_ARCHIVE_PARITY_CACHE": f"s3://{archive.bucket_name}/{PARITY_CACHE_PREFIX}",
+            "QLDB_ARCHIVE_PARITY_REBUILD_DAYS": str(PARITY_REBUILD_DAYS),
+        }
         publish = iam.PolicyStatement(
             sid="PublishParityMetric",
             actions=["cloudwatch:PutMetricData"],
@@ -159,10 +182,10 @@ class Jobs(Construct):
         self.parity_task = self._task(
             "Parity",
             image=image,
-            environment=environment,
+            environment=parity_environment,
             cpu=1024,
             memory_mib=4096,
-            statements=[*read_archive, publish],
+            statements=[*read_archive, *write_cache, publish],
             command=["exec python /app/parity_job.py"],
         )
         self.schedule = self._schedule(parity_schedule, stack) if parity_schedule else None
@@ -242,6 +265,14 @@ class Jobs(Construct):
             "only that bucket's objects are allowed.",
             finding=objects_of(self.archive),
         )
+        if any(st.sid == "WriteParityCache" for st in statements):
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5",
+                "The parity cache's file names are made per run; writes and deletes are allowed "
+                f"only under the cache prefix ({PARITY_CACHE_PREFIX}) of the archive bucket.",
+                finding=objects_of(self.archive, PARITY_CACHE_PREFIX),
+            )
         task = ecs.FargateTaskDefinition(
             self,
             f"{name}Task",

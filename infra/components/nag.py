@@ -25,12 +25,12 @@ def acknowledge(construct: IConstruct, rule: str, reason: str, *, finding: str |
     Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
-def objects_of(bucket: s3.IBucket) -> str:
-    """The IAM5 finding for ``<bucket ARN>/*``: every object of one bucket, and nothing else.
+def objects_of(bucket: s3.IBucket, prefix: str = "") -> str:
+    """The IAM5 finding for ``<bucket ARN>/<prefix>*``: every object of one bucket (under `prefix`).
 
     cdk-nag names a resource ``<LogicalId.Arn>`` for an ``Fn::GetAtt``.
     """
     child = bucket.node.default_child
     if not isinstance(child, CfnElement):
         raise TypeError(f"{bucket.node.path}: not a bucket defined in this app")
-    return f"Resource::<{Stack.of(bucket).get_logical_id(child)}.Arn>/*"
+    return f"Resource::<{Stack.of(bucket).get_logical_id(child)}.Arn>/{prefix}*"

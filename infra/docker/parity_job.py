@@ -4,6 +4,10 @@ Runs in the jobs' container (infra/Dockerfile) as ``python /app/parity_job.py``.
 target URLs come from the environment (``QLDB_ARCHIVE_URL``, and ``QLDB_ARCHIVE_TARGET_URL``
 injected from Secrets Manager), which ``qldb-archive parity`` reads itself: they are never on a
 command line, so the credentials in the URL appear in no task definition, log or process listing.
+The task definition also sets ``QLDB_ARCHIVE_PARITY_CACHE`` (a prefix of the archive bucket, the
+only place the task may write) and ``QLDB_ARCHIVE_PARITY_REBUILD_DAYS``, which the CLI reads too:
+most runs read only the archive objects added since the last one, and one run a week reads them
+all (docs/parity.md). The report it logs says which in its ``cache`` field.
 
 The CLI's exit code says the outcome (0 equal, 1 differs, 2 unusable input). On 0 and 1 the job
 publishes ``<namespace>/<metric>`` (``QldbArchive/ParityDifferences``): the count of differing

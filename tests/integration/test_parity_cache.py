@@ -239,3 +239,8 @@ def test_the_cli_takes_the_cache_from_an_option_or_the_environment(
     assert "cache: off" in off.output, off.output
     rebuilt = runner.invoke(app, ["parity", archive, sqlite_url, "-q", "--rebuild-cache"], env=env)
     assert "cache: cold (rebuild asked for)" in rebuilt.output, rebuilt.output
+    # a cache whose last full read is older than --rebuild-after-days is read in full again
+    aged = runner.invoke(app, ["parity", archive, sqlite_url, "-q", "--rebuild-after-days", "0"], env=env)
+    assert "cache: cold (last cold run 0.0 days ago)" in aged.output, aged.output
+    fresh = runner.invoke(app, ["parity", archive, sqlite_url, "-q", "--rebuild-after-days", "1"], env=env)
+    assert "cache: warm" in fresh.output, fresh.output

@@ -368,6 +368,42 @@ def test_restore_and_parity_tasks(default_synth: Synth, template: Template) -> N
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
 
 
+def _task_policy(s: Synth, name: str) -> dict[str, dict[str, Any]]:
+    (policy,) = [
+        p for lid, p in s.resources("AWS::IAM::Policy").items() if lid.startswith(f"Jobs{name}TaskPolicy")
+    ]
+    return {st["Sid"]: st for st in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def test_only_the_parity_task_writes_and_only_its_cache_prefix(default_synth: Synth) -> None:
+    # GIVEN the parity task's container
+    (parity,) = [c for lid, c in _containers(default_synth).items() if lid.startswith("JobsParityTask")]
+    env = {e["Name"]: e["Value"] for e in parity["Environment"]}
+    # THEN its cache is a prefix of the archive bucket, read in full again weekly
+    cache_url = json.dumps(env["QLDB_ARCHIVE_PARITY_CACHE"])
+    assert "s3://" in cache_url
+    assert "parity-cache/" in cache_url
+    assert json.dumps(env["QLDB_ARCHIVE_URL"]).split("/")[0] == cache_url.split("/")[0]  # same bucket
+    assert env["QLDB_ARCHIVE_PARITY_REBUILD_DAYS"] == "7"
+    # AND it may write and delete objects under that prefix only, encrypted with the archive's key
+    statements = _task_policy(default_synth, "Parity")
+    write = statements["WriteParityCache"]
+    assert sorted(_list(write["Action"])) == ["s3:DeleteObject", "s3:PutObject"]
+    assert json.dumps(write["Resource"]).endswith('/parity-cache/*"]]}')
+    assert statements["EncryptParityCache"]["Action"] == "kms:GenerateDataKey"
+    assert statements["EncryptParityCache"]["Resource"] == statements["DecryptArchive"]["Resource"]
+    writes = {"s3:PutObject", "s3:DeleteObject", "s3:*"}
+    others = [st for sid, st in statements.items() if sid != "WriteParityCache"]
+    assert not any(writes & set(_list(st["Action"])) for st in others)
+    # AND the restore task writes nothing to the bucket and has no cache
+    restore = _task_policy(default_synth, "Restore")
+    assert not any(writes & set(_list(st["Action"])) for st in restore.values())
+    (restore_container,) = [
+        c for lid, c in _containers(default_synth).items() if lid.startswith("JobsRestore")
+    ]
+    assert "QLDB_ARCHIVE_PARITY_CACHE" not in {e["Name"] for e in restore_container["Environment"]}
+
+
 def test_image_from_asset_or_ecr(default_synth: Synth, legacy_synth: Synth) -> None:
     (restore,) = [c for lid, c in _containers(default_synth).items() if lid.startswith("JobsRestore")]
     assert "cdk-hnb659fds-container-assets" in json.dumps(restore["Image"])
