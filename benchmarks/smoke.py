@@ -13,6 +13,7 @@ TINY: dict[str, list[str]] = {
     "bench_ion_hash.py": ["--size", "500"],
     "bench_simulate.py": ["--size", "1000"],
     "bench_handler.py": ["--size", "500"],
+    "bench_parquet.py": ["--size", "500"],
     "bench_views.py": ["--size", "500"],
     "bench_restore.py": ["--size", "400", "--sample", "100", "--rss-sizes", "400"],
     "bench_parity.py": ["--size", "300"],
