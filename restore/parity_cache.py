@@ -58,7 +58,6 @@ from restore.parity_index import (
     index_fingerprint,
     index_rows,
     load_slim_rows,
-    merge_indexes,
 )
 
 __all__ = ["CACHE_FORMAT", "CacheMode", "CacheOutcome", "prepare_archive_index"]
@@ -239,14 +238,17 @@ def _warm(
             raise _CacheDoubtError(f"object changed: {key}")
     new = [o.key for o in objects if o.key not in manifest.objects]
     engine.con.execute(f"CREATE SCHEMA IF NOT EXISTS {INDEX_SCHEMA}")
-    cached = _merge_layers(engine, location, manifest.layers)
+    layers = [
+        {i: _register(engine, location, f"parity_cached_{i}_{n}", [layer[i]]) for i in INDEXES}
+        for n, layer in enumerate(manifest.layers)
+    ]
     if not new:
-        for index, relation in cached.items():
-            engine.con.execute(f"ALTER TABLE {relation} RENAME TO {index}")
+        _layered_views(engine, layers, out="")
         return CacheOutcome("warm")
     engine.attach_revisions(_NEW_SCHEMA, revisions_dataset(archive, endpoint_url=endpoint_url, keys=new))
     new_rows = load_slim_rows(engine, source=_NEW_SCHEMA, into=f"{INDEX_SCHEMA}.new_rows")
-    _refuse_conflicts(engine, new_rows, cached["parity_history_index"])
+    _layered_views(engine, layers, out="cached_")
+    _refuse_conflicts(engine, new_rows, f"{INDEX_SCHEMA}.cached_parity_history_index")
     touched = f"{INDEX_SCHEMA}.touched"
     engine.con.execute(f"CREATE OR REPLACE TABLE {touched} AS SELECT DISTINCT ledger, doc_id FROM {new_rows}")
     cached_rows = _register(
@@ -258,53 +260,54 @@ def _warm(
         f"UNION ALL BY NAME SELECT * FROM {new_rows}"
     )
     index_rows(engine, f"{INDEX_SCHEMA}.touched_rows", prefix="touched_")
-    merge_indexes(engine, cached=cached, touched=touched, fresh_prefix="touched_")
+    fresh: dict[IndexName, str] = {i: f"{INDEX_SCHEMA}.touched_{i}" for i in INDEXES}
+    _layered_views(engine, [*layers, fresh], out="")
     revisions = int(engine.con.sql(f"SELECT COUNT(*) FROM {new_rows}").fetchall()[0][0])
     if len(manifest.layers) + 1 > MAX_LAYERS:  # one layer of everything
         engine.con.execute(
-            f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.all_rows AS SELECT * FROM {cached_rows} "
+            f"CREATE OR REPLACE VIEW {INDEX_SCHEMA}.all_rows AS SELECT * FROM {cached_rows} "
             f"UNION ALL BY NAME SELECT * FROM {new_rows}"
         )
         layer = _write_layer(engine, location, f"{INDEX_SCHEMA}.all_rows", prefix="")
+        merged = {i: _register(engine, location, f"parity_merged_{i}", [layer[i]]) for i in INDEXES}
+        _layered_views(engine, [merged], out="")  # the old layers' files go once the manifest is switched
         _switch(location, objects, [layer], archive=archive, previous=manifest, cold_at=manifest.cold_at)
     else:  # one more layer: the new rows and the touched documents' entries
         layer = _write_layer(engine, location, new_rows, prefix="touched_")
-        layers = [*manifest.layers, layer]
-        _switch(location, objects, layers, archive=archive, previous=manifest, cold_at=manifest.cold_at)
+        kept = [*manifest.layers, layer]
+        _switch(location, objects, kept, archive=archive, previous=manifest, cold_at=manifest.cold_at)
     return CacheOutcome("warm", new_objects=len(new), new_revisions=revisions)
 
 
-def _merge_layers(
-    engine: LocalEngine, location: Location, layers: Sequence[LayerJson]
-) -> dict[IndexName, str]:
-    """The cached indexes as tables: each document's entries from the newest layer holding it."""
+def _layered_views(engine: LocalEngine, layers: Sequence[dict[IndexName, str]], *, out: str) -> None:
+    """Views ``parity.<out><index>``: each document's entries from the newest layer holding it.
+
+    A layer's documents are those of its history index (never empty for a document it holds).
+    Every layer but the first is what one run added, so the documents of later layers are a
+    small table, and each view is the layers, each minus those: a scan, not a join of indexes.
+    """
     con = engine.con
-    for n, layer in enumerate(layers):
-        for index in INDEXES:
-            _register(engine, location, f"parity_cached_{index}_{n}", [layer[index]])
-    out: dict[IndexName, str] = {i: f"{INDEX_SCHEMA}.cached_{i}" for i in INDEXES}
-    if len(layers) == 1:
-        for index in INDEXES:
-            con.execute(f"CREATE OR REPLACE TABLE {out[index]} AS SELECT * FROM parity_cached_{index}_0")
-        return out
-    for index in INDEXES:
-        union = " UNION ALL BY NAME ".join(
-            f"SELECT *, {n} AS layer FROM parity_cached_{index}_{n}" for n in range(len(layers))
+    for n in range(len(layers) - 1, 0, -1):
+        later = (
+            f" UNION SELECT ledger, doc_id FROM {INDEX_SCHEMA}.{out}later_{n + 1}"
+            if n + 1 < len(layers)
+            else ""
         )
-        con.execute(f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.layered_{index} AS {union}")
-    owner = f"{INDEX_SCHEMA}.layer_owner"
-    con.execute(
-        f"CREATE OR REPLACE TABLE {owner} AS SELECT ledger, doc_id, max(layer) AS layer "
-        f"FROM {INDEX_SCHEMA}.layered_parity_history_index GROUP BY ledger, doc_id"
-    )
-    for index in INDEXES:
         con.execute(
-            f"CREATE OR REPLACE TABLE {out[index]} AS SELECT x.* EXCLUDE (layer) "
-            f"FROM {INDEX_SCHEMA}.layered_{index} AS x JOIN {owner} AS o "
-            "ON x.ledger = o.ledger AND x.doc_id = o.doc_id AND x.layer = o.layer"
+            f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.{out}later_{n} AS SELECT DISTINCT ledger, doc_id "
+            f"FROM {layers[n]['parity_history_index']}{later}"
         )
-        con.execute(f"DROP TABLE {INDEX_SCHEMA}.layered_{index}")
-    return out
+    for index in INDEXES:
+        parts = [
+            f"SELECT * FROM {layer[index]} AS x WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{INDEX_SCHEMA}.{out}later_{n + 1} AS d WHERE d.ledger = x.ledger AND d.doc_id = x.doc_id)"
+            if n + 1 < len(layers)
+            else f"SELECT * FROM {layer[index]}"
+            for n, layer in enumerate(layers)
+        ]
+        con.execute(
+            f"CREATE OR REPLACE VIEW {INDEX_SCHEMA}.{out}{index} AS {' UNION ALL BY NAME '.join(parts)}"
+        )
 
 
 def _refuse_conflicts(engine: LocalEngine, new_rows: str, cached_history: str) -> None:
@@ -320,8 +323,14 @@ def _refuse_conflicts(engine: LocalEngine, new_rows: str, cached_history: str) -
 
 
 def _register(engine: LocalEngine, location: Location, name: str, files: list[str]) -> str:
-    dataset = ds.dataset([location.path(f) for f in files], format="parquet", filesystem=location.fs)
-    engine.con.register(name, dataset)
+    """Cache files as a relation: DuckDB's own reader for a folder, a pyarrow dataset for S3."""
+    if location.is_s3:
+        engine.con.register(
+            name, ds.dataset([location.path(f) for f in files], format="parquet", filesystem=location.fs)
+        )
+    else:
+        paths = ", ".join("'" + location.path(f).replace("'", "''") + "'" for f in files)
+        engine.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{paths}])")
     return name
 
 

@@ -15,7 +15,7 @@ full comparison. Instead, in the local engine's DuckDB:
 The parity questions (restore/sql/parity_*.sql) then read a table of integers. Every result of a
 document depends only on that document's rows (the views partition by ledger and doc_id), which
 is what lets `restore.parity_cache` recompute only the documents new objects touch:
-`index_rows` over (their cached rows and the new rows), merged with `merge_indexes`.
+`index_rows` over (their cached rows and the new rows).
 """
 
 from __future__ import annotations
@@ -35,14 +35,13 @@ __all__ = [
     "index_fingerprint",
     "index_rows",
     "load_slim_rows",
-    "merge_indexes",
     "render_index_sql",
 ]
 
 INDEX_SCHEMA: Final = "parity"
 """Where the indexes are (``parity.parity_current_index``...); restore/sql/parity_*.sql read it."""
 _VIEWS_SCHEMA: Final = "parity_rows"
-"""The schema whose ``revisions`` are slim rows and whose ``history`` view ranks them."""
+"""The schema whose ``revisions`` are slim rows, with the views over them."""
 IndexName = Literal["parity_current_index", "parity_history_index"]
 INDEXES: Final[tuple[IndexName, ...]] = ("parity_current_index", "parity_history_index")
 _SQL_FILES: Final = ("parity_revisions", *INDEXES)
@@ -85,56 +84,39 @@ def load_slim_rows(engine: LocalEngine, *, source: str, into: str | None) -> str
 def index_rows(engine: LocalEngine, rows: str, *, prefix: str = "", history: bool = True) -> None:
     """The indexes of the slim rows in relation `rows`, as tables ``parity.<prefix><index>``.
 
-    History is ranked once into the table ``parity.<prefix>history``; versions and current are
-    the view SQL over it. With `history` False the history index is left for `index_history`.
+    The three views are rendered over `rows` and left as views: each index is one query through
+    them, in which DuckDB computes only the window functions that index reads (current needs
+    neither ``copies`` nor ``conflict``). With `history` False the history index is made only
+    if asked for (`ensure_history_index`).
     """
-    con = engine.con
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_VIEWS_SCHEMA}")
-    con.execute(f"CREATE OR REPLACE VIEW {_VIEWS_SCHEMA}.revisions AS SELECT * FROM {rows}")
-    con.execute(to_duckdb(render_view("history", database=_VIEWS_SCHEMA)))
-    ranked = f"{INDEX_SCHEMA}.{prefix}history"
-    con.execute(f"CREATE OR REPLACE TABLE {ranked} AS SELECT * FROM {_VIEWS_SCHEMA}.history")
-    views = f"{INDEX_SCHEMA}_{prefix}views" if prefix else f"{INDEX_SCHEMA}_views"
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {views}")
-    con.execute(f"CREATE OR REPLACE VIEW {views}.history AS SELECT * FROM {ranked}")
-    for view in ("versions", "current"):
-        con.execute(to_duckdb(render_view(view, database=views)))
+    views = _views_schema(prefix)
+    engine.con.execute(f"CREATE SCHEMA IF NOT EXISTS {INDEX_SCHEMA}")
+    engine.con.execute(f"CREATE SCHEMA IF NOT EXISTS {views}")
+    engine.con.execute(f"CREATE OR REPLACE VIEW {views}.revisions AS SELECT * FROM {rows}")
+    for view in _VIEWS:
+        engine.con.execute(to_duckdb(render_view(view, database=views)))
     _create_index(engine, "parity_current_index", views, prefix)
     if history:
         _create_index(engine, "parity_history_index", views, prefix)
 
 
+def _views_schema(prefix: str) -> str:
+    return f"{_VIEWS_SCHEMA}_{prefix.rstrip('_')}" if prefix else _VIEWS_SCHEMA
+
+
 def ensure_history_index(engine: LocalEngine) -> None:
-    """The history index, made from the ranked history of the cold run if not there yet."""
+    """The history index, made from the views of the last `index_rows` if not there yet."""
     found = engine.con.sql(
-        "SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = 'parity_history_index'",
-        params=[INDEX_SCHEMA],
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        params=[INDEX_SCHEMA, "parity_history_index"],
     ).fetchall()
     if not found:
-        _create_index(engine, "parity_history_index", f"{INDEX_SCHEMA}_views", "")
+        _create_index(engine, "parity_history_index", _VIEWS_SCHEMA, "")
 
 
 def _create_index(engine: LocalEngine, index: IndexName, views: str, prefix: str) -> None:
     select = to_duckdb(render_index_sql(index, database=views))
     engine.con.execute(f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.{prefix}{index} AS {select}")
-
-
-def merge_indexes(
-    engine: LocalEngine, *, cached: dict[IndexName, str], touched: str, fresh_prefix: str
-) -> None:
-    """The indexes: `cached` ones minus the documents in `touched`, plus the fresh ones for those.
-
-    `touched` holds (ledger, doc_id) of every document with a new row; the fresh indexes
-    (``parity.<fresh_prefix><index>``) were computed from all of those documents' rows, so
-    each document's entries come wholly from one side.
-    """
-    for index in INDEXES:
-        engine.con.execute(
-            f"CREATE OR REPLACE TABLE {INDEX_SCHEMA}.{index} AS "
-            f"SELECT * FROM {cached[index]} AS c WHERE NOT EXISTS (SELECT 1 FROM {touched} AS t "
-            "WHERE t.ledger = c.ledger AND t.doc_id = c.doc_id) "
-            f"UNION ALL BY NAME SELECT * FROM {INDEX_SCHEMA}.{fresh_prefix}{index}"
-        )
 
 
 def index_archive(engine: LocalEngine, *, keep_rows: bool) -> str | None:
