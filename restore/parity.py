@@ -20,6 +20,11 @@ replication store it beside the data. A change made to a target's ``data`` colum
 without its hash, is invisible to the checksums: ``deep`` mode reads every document on both
 sides and compares their canonical JSON (key order and white space are not differences).
 
+The archive side answers every level from a compact index computed once per run
+(`restore.parity_index`: the views over slim revision rows, hashes kept as integers), which a
+cache (`restore.parity_cache`, ``--cache``) keeps between runs so that a run reads only the
+archive objects added since the last one; the report says whether it was cold or warm.
+
 Libraries considered: reladiff / data-diff do bucketed checksums between two databases, but
 neither reads DuckDB over Parquet or Athena, and their hashing is theirs (MD5 of a concatenation
 of columns cast their way), so the archive side could not be Athena SQL; datacompy compares
@@ -42,7 +47,7 @@ from athena.local import LOCAL_DATABASE, LocalEngine, revision_objects
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
 from restore.content import canonical_json
-from restore.errors import TargetError
+from restore.errors import IdentifierError, TargetError
 from restore.identifiers import TableNames, table_names
 from restore.parity_cache import CacheOutcome, prepare_archive_index
 from restore.parity_index import INDEX_SCHEMA, ensure_history_index
@@ -274,6 +279,12 @@ class ArchiveSide:
         self.engine = engine
         counts = self._q(f"{self.prefix}counts", [])
         self.counts = {r["table_name"]: int(r["documents"]) for r in counts}
+        self.level1: dict[str, BucketSums] = {}
+
+    def prefetch(self, tables: Sequence[str]) -> None:
+        """Level-1 sums of `tables` now, while the target is still computing its own."""
+        for table in tables:
+            self.level1[table] = self.buckets(table, LEVEL1_WIDTH, (), 0)
 
     def _q(self, name: str, params: Sequence[object]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.engine.query(
@@ -286,7 +297,9 @@ class ArchiveSide:
         return self.counts.get(table, 0)
 
     def buckets(self, table: str, width: int, parents: Sequence[int], parent_width: int) -> BucketSums:
-        """Bucket sums from `parity_buckets`."""
+        """Bucket sums from `parity_buckets` (level 1: prefetched, if it was)."""
+        if width == LEVEL1_WIDTH and not parents and table in self.level1:
+            return self.level1[table]
         ps = list(parents)
         rows = self._q(f"{self.prefix}buckets", [width, parent_width or width, table, ps, ps])
         return {int(r["bucket"]): (int(r["n"]), int(r["s1"]), int(r["s2"])) for r in rows}
@@ -374,13 +387,21 @@ class TargetSide:
         # bucket numbers are integers computed here, inlined as literals: no parameter markers, so
         # a '%' in a quoted table name can never be taken for one (PyMySQL and psycopg format '%s')
         where = f"WHERE parent IN ({', '.join(str(int(p)) for p in parents)})" if parents else ""
-        sql = (
-            f"SELECT bucket, COUNT(*), SUM(h1), SUM(h2) FROM (SELECT "
-            f"{d.int_div(self._hash('doc_id'), width)} AS bucket, "
-            f"{d.int_div(self._hash('doc_id'), parent_width or width)} AS parent, "
-            f"{d.md5_int32(row_key, 1)} AS h1, {d.md5_int32(row_key, 9)} AS h2 "
-            f"FROM {self._table(table)}) k {where} GROUP BY bucket"
-        )
+        if not parents and d.md5_hex is not None and d.hex_int32 is not None:
+            # every row: its row key's MD5 computed once, both halves read from it
+            sql = (
+                f"SELECT bucket, COUNT(*), SUM({d.hex_int32('m', 1)}), SUM({d.hex_int32('m', 9)}) FROM "
+                f"(SELECT {d.int_div(self._hash('doc_id'), width)} AS bucket, {d.md5_hex(row_key)} AS m "
+                f"FROM {self._table(table)} {d.no_merge}) k GROUP BY bucket"
+            )
+        else:  # a few buckets: the row keys' MD5 only for their rows
+            sql = (
+                f"SELECT bucket, COUNT(*), SUM(h1), SUM(h2) FROM (SELECT "
+                f"{d.int_div(self._hash('doc_id'), width)} AS bucket, "
+                f"{d.int_div(self._hash('doc_id'), parent_width or width)} AS parent, "
+                f"{d.md5_int32(row_key, 1)} AS h1, {d.md5_int32(row_key, 9)} AS h2 "
+                f"FROM {self._table(table)}) k {where} GROUP BY bucket"
+            )
         return {int(b): (int(n), int(s1), int(s2)) for b, n, s1, s2 in self.target.query(sql, ())}
 
     def rows(self, table: str, width: int, buckets: Sequence[int]) -> RowVersions:
@@ -512,6 +533,73 @@ def both_digests(
     return a.result(), t.result()
 
 
+class PrefetchedSide:
+    """A target side whose counts and first-level sums were asked for ahead, while the archive works.
+
+    The archive side's index takes seconds to build; the target's first level does not depend
+    on it, so `prefetch` runs in a thread meanwhile, for every table the archive may hold. An
+    answer is used only for a table whose target names are the ones it was asked with.
+    """
+
+    def __init__(self, side: TargetSide) -> None:
+        self.side = side
+        self.answers: dict[str, tuple[TableNames, int | TargetError, BucketSums | None]] = {}
+
+    def prefetch(self, tables: Sequence[str]) -> None:
+        """Count and level-1 sums of each table (a missing table's error is kept, raised when asked)."""
+        for table in tables:
+            try:
+                count = self.side.count(table)
+            except TargetError as exc:
+                self.answers[table] = (self.side.names[table], exc, None)
+                continue
+            level1 = self.side.buckets(table, LEVEL1_WIDTH, (), 0)
+            self.answers[table] = (self.side.names[table], count, level1)
+
+    def _answer(self, table: str) -> tuple[int | TargetError, BucketSums | None] | None:
+        found = self.answers.get(table)
+        if found is None or found[0] != self.side.names.get(table):
+            return None
+        return found[1], found[2]
+
+    def count(self, table: str) -> int:
+        """The prefetched count, or the target's."""
+        found = self._answer(table)
+        if found is None:
+            return self.side.count(table)
+        if isinstance(found[0], TargetError):
+            raise found[0]
+        return found[0]
+
+    def buckets(self, table: str, width: int, parents: Sequence[int], parent_width: int) -> BucketSums:
+        """The prefetched level-1 sums, or the target's."""
+        found = self._answer(table)
+        if found is not None and found[1] is not None and width == LEVEL1_WIDTH and not parents:
+            return found[1]
+        return self.side.buckets(table, width, parents, parent_width)
+
+    def rows(self, table: str, width: int, buckets: Sequence[int]) -> RowVersions:
+        """The target's rows."""
+        return self.side.rows(table, width, buckets)
+
+    def documents(self, table: str) -> Iterator[tuple[str, int, Any]]:
+        """The target's documents."""
+        return self.side.documents(table)
+
+
+def _prefetch_all(sides: Sequence[PrefetchedSide], tables: Sequence[str]) -> None:
+    for side in sides:
+        side.prefetch(tables)
+
+
+def _archive_tables(engine: LocalEngine, tables: Sequence[str]) -> list[str]:
+    """Every QLDB table the archive's rows name (a superset of the user view's), or `tables`."""
+    if tables:
+        return list(tables)
+    rows = engine.con.sql(f"SELECT DISTINCT table_name FROM {LOCAL_DATABASE}.revisions").fetchall()
+    return sorted(str(r[0]) for r in rows if r[0] is not None)
+
+
 class _MissingTable:
     """A target table that does not exist: every archive document is missing."""
 
@@ -568,7 +656,17 @@ def check_parity(
             revision_keys=[o.key for o in objects],
         ) as engine,
         open_target(target_url) as target,
+        ThreadPoolExecutor(max_workers=1) as ahead,
     ):
+        try:
+            candidates = _archive_tables(engine, tables)
+            early = TargetSide(target, table_names(candidates, target.capabilities.identifiers, table_map))
+        except IdentifierError:  # raised again below for a table that matters
+            early = TargetSide(target, {})
+            candidates = []
+        prefetched = PrefetchedSide(early)
+        history_prefetched = PrefetchedSide(HistoryTargetSide(target, early.names))
+        asked = ahead.submit(_prefetch_all, (prefetched, history_prefetched), candidates)
         report.cache = prepare_archive_index(
             engine,
             objects,
@@ -580,9 +678,11 @@ def check_parity(
         )
         archive_side = ArchiveSide(engine)
         selected = sorted(tables or archive_side.counts)
+        archive_side.prefetch(selected)
+        asked.result()
         names = table_names(selected, target.capabilities.identifiers, table_map)
-        target_side = TargetSide(target, names)
-        history_target = HistoryTargetSide(target, names)
+        prefetched.side.names = history_prefetched.side.names = names
+        target_side, history_target = prefetched, history_prefetched
         history_archive: HistoryArchiveSide | None = None
         progress.start("parity", total=len(selected), unit="tables")
         for table in selected:

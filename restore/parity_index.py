@@ -4,15 +4,17 @@ Parity asks several questions of the archive's user view (counts, two levels of 
 rows). Computing the view for each, or materializing it with its ``data_json``, costs most of a
 full comparison. Instead, in the local engine's DuckDB:
 
-1. ``parity_revisions.sql`` reduces every archived row to what the views rank copies by, with
-   ``data_json`` replaced by its SHA-256 (the content hash) and ``revision_ion`` by NULL;
+1. ``parity_revisions.sql`` reduces every archived row to what the views rank, partition and
+   filter by, with ``data_json`` replaced by its SHA-256 (the content hash) and the columns
+   they only carry NULL;
 2. the views themselves (athena/sql/history.sql, versions.sql, current.sql, unchanged) run over
    those rows in schemas of their own, so copies, conflicts, deletes and redactions are decided
-   exactly as over the archive;
+   exactly as over the archive (trap: ``copies``, ``tx_time``... of these views are not the
+   archive's; no index reads them);
 3. ``parity_current_index.sql`` and ``parity_history_index.sql`` keep, per document and per
    revision, its doc-id hash and the two halves of its row checksum as integers.
 
-The parity questions (restore/sql/parity_*.sql) then read a table of integers. Every result of a
+The parity questions (restore/sql/parity_*.sql) then read a narrow table, mostly integers. Every result of a
 document depends only on that document's rows (the views partition by ledger and doc_id), which
 is what lets `restore.parity_cache` recompute only the documents new objects touch:
 `index_rows` over (their cached rows and the new rows).

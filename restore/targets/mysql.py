@@ -130,14 +130,19 @@ def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def _hex_int32(expr: str, offset: int) -> str:
+    return f"CAST(CONV(SUBSTRING({expr}, {int(offset)}, 8), 16, 10) AS UNSIGNED)"
+
+
 DIALECT: Final = SqlDialect(
     placeholder="%s",
-    md5_int32=lambda expr, offset: (
-        f"CAST(CONV(SUBSTRING(MD5({expr}), {int(offset)}, 8), 16, 10) AS UNSIGNED)"
-    ),
+    md5_int32=lambda expr, offset: _hex_int32(f"MD5({expr})", offset),
     concat=lambda parts: "CONCAT(" + ", ".join(parts) + ")",
     int_to_text=lambda expr: f"CAST({expr} AS CHAR)",
     int_div=lambda expr, width: f"(({expr}) DIV {int(width)})",
+    md5_hex=lambda expr: f"MD5({expr})",
+    hex_int32=_hex_int32,
+    no_merge="LIMIT 18446744073709551615",  # a derived table with LIMIT is never merged
 )
 """The parity check's SQL: MD5 of the utf8mb4 text (its UTF-8 bytes), 8 hex digits read unsigned."""
 

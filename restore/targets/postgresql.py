@@ -73,12 +73,19 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _hex_int32(expr: str, offset: int) -> str:
+    return f"('x' || substr({expr}, {int(offset)}, 8))::bit(32)::bigint"
+
+
 DIALECT: Final = SqlDialect(
     placeholder="%s",
-    md5_int32=lambda expr, offset: f"('x' || substr(md5({expr}), {int(offset)}, 8))::bit(32)::bigint",
+    md5_int32=lambda expr, offset: _hex_int32(f"md5({expr})", offset),
     concat=lambda parts: "(" + " || ".join(parts) + ")",
     int_to_text=lambda expr: f"({expr})::text",
     int_div=lambda expr, width: f"(({expr}) / {int(width)})",
+    md5_hex=lambda expr: f"md5({expr})",
+    hex_int32=_hex_int32,
+    no_merge="OFFSET 0",
 )
 """The parity check's SQL: ``bit(32)::bigint`` reads 8 hex digits as an unsigned 32-bit number."""
 
