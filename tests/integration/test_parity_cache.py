@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,38 +84,45 @@ def redacted(table: pa.Table) -> pa.Table:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """An archive filled a group of objects at a time from the simulated one (`source`)."""
+
+    source: Path
+    archive: Path
+    groups: list[list[Path]]
+
+    def arrive(self, files: list[Path]) -> None:
+        add_objects(self.source, self.archive, files)
+
+
 @pytest.fixture
-def staged(simulated_archive: SimulatedArchive, tmp_path: Path) -> tuple[Path, list[list[Path]]]:
-    """An empty archive to fill, and the simulated archive's revision objects in three shuffled groups."""
+def staged(simulated_archive: SimulatedArchive, tmp_path: Path) -> Staged:
+    """An archive holding only the block summaries, and the revision objects in three shuffled groups."""
     source = simulated_archive.archive
     files = revision_files(source)
     random.Random(5).shuffle(files)
     third = len(files) // 3
     dest = tmp_path / "archive"
-    blocks = [p for p in source.rglob("*.parquet") if p not in set(files)]
-    add_objects(source, dest, blocks)
-    return dest, [files[:third], files[third : 2 * third], files[2 * third :]]
+    add_objects(source, dest, [p for p in source.rglob("*.parquet") if p not in set(files)])
+    return Staged(source, dest, [files[:third], files[third : 2 * third], files[2 * third :]])
 
 
 def test_warm_runs_equal_cold_runs_as_objects_arrive(
-    simulated_archive: SimulatedArchive,
-    staged: tuple[Path, list[list[Path]]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    staged: Staged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    archive, groups = staged
+    archive, groups = staged.archive, staged.groups
     cache = str(tmp_path / "cache")
     monkeypatch.setattr(parity_cache, "MAX_LAYERS", 2)  # the second warm run merges the layers
-    source = simulated_archive.archive
     # GIVEN a cache made from the first third of the objects
-    add_objects(source, archive, groups[0])
+    staged.arrive(groups[0])
     first, rows = archive_index(archive, cache)
     assert first.mode == "cold"
     assert first.reason == "no cache yet"
     assert rows == archive_index(archive, None)[1]
     for step, group in enumerate(groups[1:]):
         # WHEN more objects arrive (with, at the end, a redacted copy and a repeated object)
-        add_objects(source, archive, group)
+        staged.arrive(group)
         if step == 1:
             copied = revision_files(archive)
             redactions = write_variant(archive, copied[0], "zz-redacted.parquet", redacted)
@@ -140,12 +148,10 @@ def test_warm_runs_equal_cold_runs_as_objects_arrive(
     assert again_rows == cold_rows
 
 
-def test_a_changed_removed_or_conflicting_object_forces_a_cold_run(
-    simulated_archive: SimulatedArchive, staged: tuple[Path, list[list[Path]]], tmp_path: Path
-) -> None:
-    archive, groups = staged
+def test_a_changed_removed_or_conflicting_object_forces_a_cold_run(staged: Staged, tmp_path: Path) -> None:
+    archive, groups = staged.archive, staged.groups
     cache = str(tmp_path / "cache")
-    add_objects(simulated_archive.archive, archive, [f for g in groups for f in g])
+    staged.arrive([f for g in groups for f in g])
     assert archive_index(archive, cache)[0].mode == "cold"
     objects = revision_files(archive)
     # GIVEN an object rewritten in place (other rows, so another size)
@@ -181,16 +187,13 @@ def test_a_changed_removed_or_conflicting_object_forces_a_cold_run(
 
 
 def test_a_run_killed_before_its_manifest_leaves_the_old_cache_usable(
-    simulated_archive: SimulatedArchive,
-    staged: tuple[Path, list[list[Path]]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    staged: Staged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    archive, groups = staged
+    archive, groups = staged.archive, staged.groups
     cache = tmp_path / "cache"
-    add_objects(simulated_archive.archive, archive, groups[0])
+    staged.arrive(groups[0])
     archive_index(archive, str(cache))
-    add_objects(simulated_archive.archive, archive, groups[1])
+    staged.arrive(groups[1])
 
     def killed(self: Location, key: str, data: bytes) -> None:
         raise KeyboardInterrupt  # the process dies after writing its new files, before the switch
