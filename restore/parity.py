@@ -387,12 +387,12 @@ class TargetSide:
         # bucket numbers are integers computed here, inlined as literals: no parameter markers, so
         # a '%' in a quoted table name can never be taken for one (PyMySQL and psycopg format '%s')
         where = f"WHERE parent IN ({', '.join(str(int(p)) for p in parents)})" if parents else ""
-        if not parents and d.md5_hex is not None and d.hex_int32 is not None:
+        if not parents and d.md5_digest is not None and d.digest_int32 is not None:
             # every row: its row key's MD5 computed once, both halves read from it
             sql = (
-                f"SELECT bucket, COUNT(*), SUM({d.hex_int32('m', 1)}), SUM({d.hex_int32('m', 9)}) FROM "
-                f"(SELECT {d.int_div(self._hash('doc_id'), width)} AS bucket, {d.md5_hex(row_key)} AS m "
-                f"FROM {self._table(table)} {d.no_merge}) k GROUP BY bucket"
+                f"SELECT bucket, COUNT(*), SUM({d.digest_int32('m', 1)}), SUM({d.digest_int32('m', 9)}) "
+                f"FROM (SELECT {d.int_div(self._hash('doc_id'), width)} AS bucket, "
+                f"{d.md5_digest(row_key)} AS m FROM {self._table(table)} {d.no_merge}) k GROUP BY bucket"
             )
         else:  # a few buckets: the row keys' MD5 only for their rows
             sql = (

@@ -48,9 +48,9 @@ class SqlDialect:
         concat: SQL concatenating SQL expressions as text.
         int_to_text: SQL casting an integer expression to its decimal text.
         int_div: SQL dividing an integer expression by a positive integer constant, rounding down.
-        md5_hex: SQL for the hex digits of MD5(expr), where `hex_int32` can read them twice
-            (None: `md5_int32` is spelled twice, e.g. SQLite's one Python function).
-        hex_int32: SQL for the 32-bit integer read from 8 hex digits of a hex expression.
+        md5_digest: SQL for MD5(expr) in a form `digest_int32` reads, so one MD5 of a row key
+            gives both checksum halves (None: `md5_int32` is spelled twice).
+        digest_int32: SQL for what `md5_int32` gives at an offset (1 or 9), from a `md5_digest`.
         no_merge: what ends a derived table's query so the engine computes its columns once
             instead of merging it into the outer query (which would compute MD5 twice).
     """
@@ -60,8 +60,8 @@ class SqlDialect:
     concat: Callable[[Sequence[str]], str]
     int_to_text: Callable[[str], str]
     int_div: Callable[[str, int], str]
-    md5_hex: Callable[[str], str] | None = None
-    hex_int32: Callable[[str, int], str] | None = None
+    md5_digest: Callable[[str], str] | None = None
+    digest_int32: Callable[[str, int], str] | None = None
     no_merge: str = ""
 
 

@@ -140,8 +140,8 @@ DIALECT: Final = SqlDialect(
     concat=lambda parts: "CONCAT(" + ", ".join(parts) + ")",
     int_to_text=lambda expr: f"CAST({expr} AS CHAR)",
     int_div=lambda expr, width: f"(({expr}) DIV {int(width)})",
-    md5_hex=lambda expr: f"MD5({expr})",
-    hex_int32=_hex_int32,
+    md5_digest=lambda expr: f"MD5({expr})",
+    digest_int32=_hex_int32,
     no_merge="LIMIT 18446744073709551615",  # a derived table with LIMIT is never merged
 )
 """The parity check's SQL: MD5 of the utf8mb4 text (its UTF-8 bytes), 8 hex digits read unsigned."""

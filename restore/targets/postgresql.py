@@ -83,8 +83,8 @@ DIALECT: Final = SqlDialect(
     concat=lambda parts: "(" + " || ".join(parts) + ")",
     int_to_text=lambda expr: f"({expr})::text",
     int_div=lambda expr, width: f"(({expr}) / {int(width)})",
-    md5_hex=lambda expr: f"md5({expr})",
-    hex_int32=_hex_int32,
+    md5_digest=lambda expr: f"md5({expr})",
+    digest_int32=_hex_int32,
     no_merge="OFFSET 0",
 )
 """The parity check's SQL: ``bit(32)::bigint`` reads 8 hex digits as an unsigned 32-bit number."""

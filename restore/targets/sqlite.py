@@ -74,12 +74,33 @@ def md5_int32(text: str | None, offset: int) -> int | None:
     return int(digest[offset - 1 : offset + 7], 16)
 
 
+def md5_int64(text: str | None) -> int | None:
+    """The first 64 bits of MD5 as SQLite's signed integer (``qldb_md5_int64``): both halves in one call.
+
+    ``(h >> 32) & 4294967295`` and ``h & 4294967295`` are then `md5_int32` at offsets 1 and 9.
+
+    >>> h = md5_int64("abc")
+    >>> ((h >> 32) & 4294967295, h & 4294967295) == (md5_int32("abc", 1), md5_int32("abc", 9))
+    True
+    """
+    if text is None:
+        return None
+    return int.from_bytes(hashlib.md5(text.encode("utf-8"), usedforsecurity=False).digest()[:8], signed=True)
+
+
+def _digest_int32(digest: str, offset: int) -> str:
+    return f"(({digest} >> 32) & 4294967295)" if int(offset) == 1 else f"({digest} & 4294967295)"
+
+
 DIALECT = SqlDialect(
     placeholder="?",
     md5_int32=lambda expr, offset: f"qldb_md5_int32({expr}, {int(offset)})",
     concat=lambda parts: "(" + " || ".join(parts) + ")",
     int_to_text=lambda expr: f"CAST({expr} AS TEXT)",
     int_div=lambda expr, width: f"({expr} / {int(width)})",
+    md5_digest=lambda expr: f"qldb_md5_int64({expr})",
+    digest_int32=_digest_int32,
+    no_merge="LIMIT -1",  # a LIMIT keeps SQLite from flattening the subquery into the aggregate
 )
 
 
@@ -113,6 +134,7 @@ class SqliteTarget(Target):
         # check_same_thread off: the parity check reads from a worker thread, one call at a time
         con = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
         con.create_function("qldb_md5_int32", 2, md5_int32, deterministic=True)
+        con.create_function("qldb_md5_int64", 1, md5_int64, deterministic=True)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         return con
