@@ -50,6 +50,7 @@ from restore.content import canonical_json
 from restore.errors import IdentifierError, TargetError
 from restore.identifiers import TableNames, table_names
 from restore.parity_cache import CacheOutcome, prepare_archive_index
+from restore.parity_columns import PARITY_COLUMNS, current_row_key, history_row_key
 from restore.parity_index import INDEX_SCHEMA, ensure_history_index
 from restore.plan import vars_of
 from restore.plan_sql import render_plan_query
@@ -358,12 +359,18 @@ def split_revision_key(key: str) -> tuple[str, int]:
 
 
 class TargetSide:
-    """A target database, with the same checksums in its engine's SQL."""
+    """A target database, with the same checksums in its engine's SQL.
+
+    A table with parity's stored checksum columns (`restore.parity_columns`) is summed from
+    them; one without (restored by an older version, or written by another program) is hashed
+    at query time, with the same expressions.
+    """
 
     def __init__(self, target: Target, names: Mapping[str, TableNames]) -> None:
         self.target, self.names = target, names
         self.dialect = target.capabilities.dialect
         self.quote = target.capabilities.quote
+        self._stored: dict[str, bool] = {}
 
     def _table(self, table: str) -> str:
         return self.quote(self.names[table].current)
@@ -372,8 +379,30 @@ class TargetSide:
         return self.dialect.md5_int32(column_sql, 1)
 
     def _row_key(self) -> str:
-        d = self.dialect
-        return d.concat(["doc_id", "'|'", d.int_to_text("version"), "'|'", "COALESCE(content_hash, '')"])
+        return current_row_key(self.dialect)
+
+    def has_stored_columns(self, table: str) -> bool:
+        """Whether the target table has the stored checksum columns (asked once per table)."""
+        quoted = self._table(table)
+        if quoted not in self._stored:
+            found = self.dialect.stored_int32 is not None
+            if found:
+                try:
+                    self.target.query(f"SELECT {', '.join(PARITY_COLUMNS)} FROM {quoted} WHERE 1 = 0", ())
+                except TargetError:  # no such columns (or no table: count says so)
+                    found = False
+            self._stored[quoted] = found
+        return self._stored[quoted]
+
+    def _in_buckets(self, table: str, width: int, buckets: Sequence[int]) -> str:
+        """SQL true for the rows of the listed buckets of `width` (integer literals, never markers)."""
+        if self.has_stored_columns(table):  # ranges: an index on parity_doc_hash could serve them
+            return " OR ".join(
+                f"(parity_doc_hash >= {int(b) * width} AND parity_doc_hash < {(int(b) + 1) * width})"
+                for b in buckets
+            )
+        listed = ", ".join(str(int(b)) for b in buckets)
+        return f"{self.dialect.int_div(self._hash('doc_id'), width)} IN ({listed})"
 
     def count(self, table: str) -> int:
         """Rows of the current table."""
@@ -383,18 +412,25 @@ class TargetSide:
     def buckets(self, table: str, width: int, parents: Sequence[int], parent_width: int) -> BucketSums:
         """Bucket sums computed by the target."""
         d = self.dialect
-        row_key = self._row_key()
         # bucket numbers are integers computed here, inlined as literals: no parameter markers, so
         # a '%' in a quoted table name can never be taken for one (PyMySQL and psycopg format '%s')
-        where = f"WHERE parent IN ({', '.join(str(int(p)) for p in parents)})" if parents else ""
-        if not parents and d.md5_digest is not None and d.digest_int32 is not None:
+        if self.has_stored_columns(table):  # integers only: no MD5 at query time
+            where = f"WHERE {self._in_buckets(table, parent_width or width, parents)}" if parents else ""
+            sql = (
+                f"SELECT {d.int_div('parity_doc_hash', width)} AS bucket, COUNT(*), SUM(parity_h1), "
+                f"SUM(parity_h2) FROM {self._table(table)} {where} GROUP BY bucket"
+            )
+        elif not parents and d.md5_digest is not None and d.digest_int32 is not None:
             # every row: its row key's MD5 computed once, both halves read from it
+            digest = d.md5_digest(self._row_key())
             sql = (
                 f"SELECT bucket, COUNT(*), SUM({d.digest_int32('m', 1)}), SUM({d.digest_int32('m', 9)}) "
                 f"FROM (SELECT {d.int_div(self._hash('doc_id'), width)} AS bucket, "
-                f"{d.md5_digest(row_key)} AS m FROM {self._table(table)} {d.no_merge}) k GROUP BY bucket"
+                f"{digest} AS m FROM {self._table(table)} {d.no_merge}) k GROUP BY bucket"
             )
         else:  # a few buckets: the row keys' MD5 only for their rows
+            row_key = self._row_key()
+            where = f"WHERE parent IN ({', '.join(str(int(p)) for p in parents)})" if parents else ""
             sql = (
                 f"SELECT bucket, COUNT(*), SUM(h1), SUM(h2) FROM (SELECT "
                 f"{d.int_div(self._hash('doc_id'), width)} AS bucket, "
@@ -408,10 +444,9 @@ class TargetSide:
         """Rows of the listed buckets."""
         if not buckets:
             return {}
-        d = self.dialect
         sql = (
-            f"SELECT doc_id, version, content_hash FROM {self._table(table)} WHERE "
-            f"{d.int_div(self._hash('doc_id'), width)} IN ({', '.join(str(int(b)) for b in buckets)})"
+            f"SELECT doc_id, version, content_hash FROM {self._table(table)} "
+            f"WHERE {self._in_buckets(table, width, buckets)}"
         )
         return {r[0]: (int(r[1]), r[2]) for r in self.target.query(sql, ())}
 
@@ -428,27 +463,15 @@ class HistoryTargetSide(TargetSide):
         return self.quote(self.names[table].history)
 
     def _row_key(self) -> str:
-        d = self.dialect
-        return d.concat(
-            [
-                "doc_id",
-                "'|'",
-                d.int_to_text("version"),
-                "'|'",
-                "revision_hash",
-                "'|'",
-                "COALESCE(content_hash, '')",
-            ]
-        )
+        return history_row_key(self.dialect)
 
     def rows(self, table: str, width: int, buckets: Sequence[int]) -> RowVersions:
         """Rows of the listed buckets: (version, "revision_hash|content_hash") per revision."""
         if not buckets:
             return {}
-        d = self.dialect
         sql = (
-            f"SELECT doc_id, version, revision_hash, content_hash FROM {self._table(table)} WHERE "
-            f"{d.int_div(self._hash('doc_id'), width)} IN ({', '.join(str(int(b)) for b in buckets)})"
+            f"SELECT doc_id, version, revision_hash, content_hash FROM {self._table(table)} "
+            f"WHERE {self._in_buckets(table, width, buckets)}"
         )
         return {
             revision_key(r[0], int(r[1])): (int(r[1]), f"{r[2]}|{r[3] or ''}")

@@ -11,6 +11,8 @@ Tables (names from `restore.identifiers`, only ever through ``capabilities.quote
 - current ``T``: doc_id (primary key), version, block_seq, tx_time, data (JSON), content_hash;
 - history ``T_history`` (``--history``): primary key (doc_id, version), block_seq, tx_id,
   tx_time, is_deleted, is_redacted, revision_hash, data_hash, data, content_hash;
+- on MySQL and PostgreSQL, both also have parity's generated checksum columns
+  (`restore.parity_columns`), which no writer names;
 - ``qldb_restore_tombstones``: (table_name, doc_id) primary key, version, block_seq, tx_time;
 - ``qldb_restore_checkpoint``: restore_id primary key, format_version, identity (JSON),
   last_block_seq, completed, updated_at.
@@ -53,6 +55,11 @@ class SqlDialect:
         digest_int32: SQL for what `md5_int32` gives at an offset (1 or 9), from a `md5_digest`.
         no_merge: what ends a derived table's query so the engine computes its columns once
             instead of merging it into the outer query (which would compute MD5 twice).
+        stored_int32: the column type of the STORED generated checksum columns the restore adds
+            (`restore.parity_columns`); None: the engine gets none and parity hashes at query time.
+        stored_hash_text: the text type a VIRTUAL column re-types content_hash to before the
+            stored columns hash it (MariaDB refuses a charset conversion inside them: ascii to
+            utf8mb4); None: they read content_hash itself.
     """
 
     placeholder: str
@@ -63,6 +70,8 @@ class SqlDialect:
     md5_digest: Callable[[str], str] | None = None
     digest_int32: Callable[[str, int], str] | None = None
     no_merge: str = ""
+    stored_int32: str | None = None
+    stored_hash_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

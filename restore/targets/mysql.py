@@ -64,6 +64,7 @@ from restore.batch import RevisionBatch, RevisionRow, batch_effects
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
+from restore.parity_columns import parity_column_ddl
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
 from restore.typed_columns import TypedEngine, render_typed_column
 
@@ -143,6 +144,8 @@ DIALECT: Final = SqlDialect(
     md5_digest=lambda expr: f"MD5({expr})",
     digest_int32=_hex_int32,
     no_merge="LIMIT 18446744073709551615",  # a derived table with LIMIT is never merged
+    stored_int32="INT UNSIGNED",
+    stored_hash_text="VARCHAR(64) CHARACTER SET utf8mb4",
 )
 """The parity check's SQL: MD5 of the utf8mb4 text (its UTF-8 bytes), 8 hex digits read unsigned."""
 
@@ -578,7 +581,7 @@ class MysqlTarget(Target):
                     "doc_id VARCHAR(128) NOT NULL PRIMARY KEY, version BIGINT NOT NULL, block_seq BIGINT "
                     "NOT NULL, "
                     f"tx_time DATETIME(3) NOT NULL, data {json_type}, content_hash CHAR(64) CHARACTER SET "
-                    "ascii",
+                    f"ascii{parity_column_ddl(DIALECT, history=False)}",
                 )
             )
             if history:
@@ -590,8 +593,8 @@ class MysqlTarget(Target):
                         "NULL, "
                         "is_redacted BOOLEAN NOT NULL, revision_hash VARCHAR(128) NOT NULL, data_hash "
                         "VARCHAR(128), "
-                        f"data {json_type}, content_hash CHAR(64) CHARACTER SET ascii, PRIMARY KEY "
-                        "(doc_id, version)",
+                        f"data {json_type}, content_hash CHAR(64) CHARACTER SET ascii"
+                        f"{parity_column_ddl(DIALECT, history=True)}, PRIMARY KEY (doc_id, version)",
                     )
                 )
         return statements

@@ -36,6 +36,7 @@ from restore.batch import RevisionBatch, RevisionRow, batch_effects
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
+from restore.parity_columns import parity_column_ddl
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
 from restore.typed_columns import render_typed_column
 
@@ -86,6 +87,7 @@ DIALECT: Final = SqlDialect(
     md5_digest=lambda expr: f"md5({expr})",
     digest_int32=_hex_int32,
     no_merge="OFFSET 0",
+    stored_int32="bigint",
 )
 """The parity check's SQL: ``bit(32)::bigint`` reads 8 hex digits as an unsigned 32-bit number."""
 
@@ -270,7 +272,7 @@ class PostgresTarget(Target):
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {quote(n.current)} (doc_id text PRIMARY KEY, "
                 "version bigint NOT NULL, block_seq bigint NOT NULL, tx_time timestamp(3) NOT NULL, "
-                "data jsonb, content_hash text)"
+                f"data jsonb, content_hash text{parity_column_ddl(DIALECT, history=False)})"
             )
             if history:
                 statements.append(
@@ -278,8 +280,8 @@ class PostgresTarget(Target):
                     "version bigint NOT NULL, block_seq bigint NOT NULL, tx_id text NOT NULL, "
                     "tx_time timestamp(3) NOT NULL, is_deleted boolean NOT NULL, is_redacted boolean NOT "
                     "NULL, "
-                    "revision_hash text NOT NULL, data_hash text, data jsonb, content_hash text, "
-                    "PRIMARY KEY (doc_id, version))"
+                    "revision_hash text NOT NULL, data_hash text, data jsonb, content_hash text"
+                    f"{parity_column_ddl(DIALECT, history=True)}, PRIMARY KEY (doc_id, version))"
                 )
         return statements
 

@@ -33,8 +33,9 @@ import psycopg
 
 from restore.batch import RevisionBatch, batch_effects
 from restore.errors import IdentifierError, TerminalTargetError, UnsupportedTargetError
+from restore.parity_columns import parity_column_ddl
 from restore.targets.base import TargetCapabilities
-from restore.targets.postgresql import PostgresTarget, _stage_rows, classify, quote
+from restore.targets.postgresql import DIALECT, PostgresTarget, _stage_rows, classify, quote
 
 if TYPE_CHECKING:
     from restore.checkpoint import Checkpoint
@@ -172,7 +173,8 @@ class PostgresLedgerTarget(PostgresTarget):
                 "version bigint NOT NULL, block_seq bigint NOT NULL, tx_id text NOT NULL, "
                 "tx_time timestamp(3) NOT NULL, is_deleted boolean NOT NULL, is_redacted boolean NOT NULL, "
                 "revision_hash text NOT NULL, data_hash text, data jsonb, content_hash text, "
-                "revision_ion text NOT NULL, PRIMARY KEY (doc_id, version))"
+                f"revision_ion text NOT NULL{parity_column_ddl(DIALECT, history=True)}, "
+                "PRIMARY KEY (doc_id, version))"
             )
             statements += _append_only(n.history)
         return statements
