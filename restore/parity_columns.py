@@ -10,7 +10,8 @@ generated columns to every current and history table on engines that can compute
 
 The database computes them from doc_id, version, content_hash (and revision_hash) on every
 INSERT and UPDATE, whoever writes: a row whose version or hash is changed directly by a plain
-UPDATE gets fresh checksums, so parity still sees it. Writers never name these columns.
+UPDATE gets fresh checksums, so parity still sees it. Writers never name these columns. An
+index over the three (`PARITY_INDEX`) lets parity read them without the rows.
 
 SQLite has no MD5: a generated column there would need our Python function registered on
 every connection that writes the file, so SQLite tables get none (``SqlDialect.stored_int32``
@@ -20,6 +21,7 @@ an older version, or created by another program) are read the same way (`restore
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = [
     "HASH_TEXT_COLUMN",
     "PARITY_COLUMNS",
+    "PARITY_INDEX",
+    "parity_index_name",
     "current_row_key",
     "history_row_key",
     "parity_column_ddl",
@@ -35,6 +39,11 @@ __all__ = [
 
 PARITY_COLUMNS: Final = ("parity_doc_hash", "parity_h1", "parity_h2")
 """The stored columns, in the order `parity_column_ddl` defines them."""
+PARITY_INDEX: Final = "(" + ", ".join(PARITY_COLUMNS) + ")"
+"""The index over them: the first level reads only it (not the rows, with their JSON); the
+second level and the rows of a few buckets are ranges of it. MariaDB at 1M rows: first level
+3.2 -> 0.4 s, second 3.6 -> 0.03 s, rows 3.1 -> 0.006 s; PostgreSQL 0.23 -> 0.19, 0.21 -> 0.17,
+0.20 -> 0.001 s."""
 
 
 HASH_TEXT_COLUMN: Final = "parity_content_hash"
@@ -59,6 +68,15 @@ def history_row_key(d: SqlDialect, content_hash: str = "content_hash") -> str:
             f"COALESCE({content_hash}, '')",
         ]
     )
+
+
+def parity_index_name(table: str) -> str:
+    """A name for `PARITY_INDEX` on `table`, unique per table and short (PostgreSQL names indexes per schema).
+
+    >>> parity_index_name("Person")
+    'qldb_parity_6007db63e18e532c7399975e'
+    """
+    return "qldb_parity_" + hashlib.sha256(table.encode("utf-8")).hexdigest()[:24]
 
 
 def parity_column_ddl(d: SqlDialect, *, history: bool) -> str:

@@ -64,7 +64,7 @@ from restore.batch import RevisionBatch, RevisionRow, batch_effects
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
-from restore.parity_columns import parity_column_ddl
+from restore.parity_columns import PARITY_INDEX, parity_column_ddl
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
 from restore.typed_columns import TypedEngine, render_typed_column
 
@@ -148,6 +148,10 @@ DIALECT: Final = SqlDialect(
     stored_hash_text="VARCHAR(64) CHARACTER SET utf8mb4",
 )
 """The parity check's SQL: MD5 of the utf8mb4 text (its UTF-8 bytes), 8 hex digits read unsigned."""
+
+
+_PARITY_INDEX: Final = f", INDEX parity_checksums {PARITY_INDEX}"
+"""Parity's index over its stored columns, named per table (`restore.parity_columns`)."""
 
 
 def escape_percent(sql: str) -> str:
@@ -581,7 +585,7 @@ class MysqlTarget(Target):
                     "doc_id VARCHAR(128) NOT NULL PRIMARY KEY, version BIGINT NOT NULL, block_seq BIGINT "
                     "NOT NULL, "
                     f"tx_time DATETIME(3) NOT NULL, data {json_type}, content_hash CHAR(64) CHARACTER SET "
-                    f"ascii{parity_column_ddl(DIALECT, history=False)}",
+                    f"ascii{parity_column_ddl(DIALECT, history=False)}{_PARITY_INDEX}",
                 )
             )
             if history:
@@ -594,7 +598,8 @@ class MysqlTarget(Target):
                         "is_redacted BOOLEAN NOT NULL, revision_hash VARCHAR(128) NOT NULL, data_hash "
                         "VARCHAR(128), "
                         f"data {json_type}, content_hash CHAR(64) CHARACTER SET ascii"
-                        f"{parity_column_ddl(DIALECT, history=True)}, PRIMARY KEY (doc_id, version)",
+                        f"{parity_column_ddl(DIALECT, history=True)}{_PARITY_INDEX}, "
+                        "PRIMARY KEY (doc_id, version)",
                     )
                 )
         return statements

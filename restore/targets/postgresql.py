@@ -36,7 +36,7 @@ from restore.batch import RevisionBatch, RevisionRow, batch_effects
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
-from restore.parity_columns import parity_column_ddl
+from restore.parity_columns import PARITY_INDEX, parity_column_ddl, parity_index_name
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
 from restore.typed_columns import render_typed_column
 
@@ -90,6 +90,11 @@ DIALECT: Final = SqlDialect(
     stored_int32="bigint",
 )
 """The parity check's SQL: ``bit(32)::bigint`` reads 8 hex digits as an unsigned 32-bit number."""
+
+
+def parity_index_ddl(table: str) -> str:
+    """CREATE INDEX IF NOT EXISTS for parity's stored columns of `table` (`restore.parity_columns`)."""
+    return f"CREATE INDEX IF NOT EXISTS {quote(parity_index_name(table))} ON {quote(table)} {PARITY_INDEX}"
 
 
 def escape_percent(sql: str) -> str:
@@ -274,6 +279,7 @@ class PostgresTarget(Target):
                 "version bigint NOT NULL, block_seq bigint NOT NULL, tx_time timestamp(3) NOT NULL, "
                 f"data jsonb, content_hash text{parity_column_ddl(DIALECT, history=False)})"
             )
+            statements.append(parity_index_ddl(n.current))
             if history:
                 statements.append(
                     f"CREATE TABLE IF NOT EXISTS {quote(n.history)} (doc_id text NOT NULL, "
@@ -283,13 +289,26 @@ class PostgresTarget(Target):
                     "revision_hash text NOT NULL, data_hash text, data jsonb, content_hash text"
                     f"{parity_column_ddl(DIALECT, history=True)}, PRIMARY KEY (doc_id, version))"
                 )
+                statements.append(parity_index_ddl(n.history))
         return statements
 
     def ensure_schema(self, names: Sequence[TableNames], *, history: bool) -> None:
-        """Create the missing tables in one transaction (PostgreSQL DDL is transactional)."""
+        """Create the missing tables in one transaction (PostgreSQL DDL is transactional).
+
+        A table restored before the parity columns keeps its shape: its parity index is skipped
+        (in a savepoint), and parity hashes it at query time (`restore.parity_columns`).
+        """
+        indexes = {parity_index_ddl(t) for n in names for t in (n.current, n.history)}
         try:
             for statement in self.ddl(names, history=history):
-                self._conn.execute(statement)
+                if statement not in indexes:
+                    self._conn.execute(statement)
+                    continue
+                try:
+                    with self._conn.transaction():
+                        self._conn.execute(statement)
+                except psycopg.errors.UndefinedColumn:
+                    logger.info("a table has no parity columns (restored by an older version): no index")
             self._conn.commit()
         except psycopg.Error as exc:
             self._rollback()

@@ -35,7 +35,7 @@ from restore.batch import RevisionBatch, batch_effects
 from restore.errors import IdentifierError, TerminalTargetError, UnsupportedTargetError
 from restore.parity_columns import parity_column_ddl
 from restore.targets.base import TargetCapabilities
-from restore.targets.postgresql import DIALECT, PostgresTarget, _stage_rows, classify, quote
+from restore.targets.postgresql import DIALECT, PostgresTarget, _stage_rows, classify, parity_index_ddl, quote
 
 if TYPE_CHECKING:
     from restore.checkpoint import Checkpoint
@@ -176,7 +176,7 @@ class PostgresLedgerTarget(PostgresTarget):
                 f"revision_ion text NOT NULL{parity_column_ddl(DIALECT, history=True)}, "
                 "PRIMARY KEY (doc_id, version))"
             )
-            statements += _append_only(n.history)
+            statements += [parity_index_ddl(n.history), *_append_only(n.history)]
         return statements
 
     def ensure_schema(self, names: Sequence[TableNames], *, history: bool) -> None:
