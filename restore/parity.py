@@ -23,7 +23,9 @@ sides and compares their canonical JSON (key order and white space are not diffe
 The archive side answers every level from a compact index computed once per run
 (`restore.parity_index`: the views over slim revision rows, hashes kept as integers), which a
 cache (`restore.parity_cache`, ``--cache``) keeps between runs so that a run reads only the
-archive objects added since the last one; the report says whether it was cold or warm.
+archive objects added since the last one; the report says whether it was cold or warm. On the
+target, MySQL and PostgreSQL tables restored now carry the hashes as STORED generated columns
+(`restore.parity_columns`), so its first level sums integers; other tables are hashed at query time.
 
 Libraries considered: reladiff / data-diff do bucketed checksums between two databases, but
 neither reads DuckDB over Parquet or Athena, and their hashing is theirs (MD5 of a concatenation
