@@ -42,6 +42,9 @@ from amazon.ion import simpleion
 
 from firehose_transform.handler import MAX_RESPONSE_BYTES, transform_event
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from child_rss import PEAK_RSS_KIB_SOURCE
+
 BATCH_BYTES = 3 * 1024 * 1024
 SHARED = Path(os.environ.get("QLDB_ARCHIVE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 REAL = SHARED / "testdata/qldb-real/amazon-qldb-streams-dmv-sample-lambda-python"
@@ -197,19 +200,11 @@ def native_seconds(path: str, events: list[dict[str, Any]], passes: int) -> floa
 
 def peak_rss_mb(event: dict[str, Any], path_first: str | None = None) -> tuple[float, float]:
     """(peak RSS of a process running the Lambda handler on `event`, its RSS after the imports)."""
-    # VmHWM (Linux) is the peak RSS of this process image; ru_maxrss would include the parent's
-    # peak, which a child inherits across fork and exec.
     code = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         + f"sys.path.insert(0, {path_first!r})\n" * (path_first is not None)
-        + "def peak():\n"
-        "    try:\n"
-        "        for line in open('/proc/self/status'):\n"
-        "            if line.startswith('VmHWM:'):\n"
-        "                return int(line.split()[1])\n"
-        "    except OSError:\n"
-        "        pass\n"
-        "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        + PEAK_RSS_KIB_SOURCE
+        + "peak = peak_rss_kib\n"
         "from firehose_transform.handler import lambda_handler\n"
         "before = peak()\n"
         "event = json.load(open(sys.argv[1]))\n"

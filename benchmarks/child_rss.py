@@ -1,4 +1,4 @@
-"""The peak RSS of a benchmark's child process, measured in the child (bench_handler does the same).
+"""The peak RSS of a benchmark's child process, measured in the child (bench_restore, bench_handler).
 
 ``resource.getrusage(...).ru_maxrss`` would be wrong in a child: Linux carries the parent's peak
 across fork and exec, so a child of a 1 GB benchmark reports at least 1 GB. ``VmHWM`` in
