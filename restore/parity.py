@@ -387,7 +387,7 @@ class TargetSide:
         """Whether the target table has the stored checksum columns (asked once per table)."""
         quoted = self._table(table)
         if quoted not in self._stored:
-            found = self.dialect.stored_int32 is not None
+            found = self.dialect.stored_int32 is not None or self.dialect.written_checksums
             if found:
                 try:
                     self.target.query(f"SELECT {', '.join(PARITY_COLUMNS)} FROM {quoted} WHERE 1 = 0", ())
@@ -396,12 +396,28 @@ class TargetSide:
             self._stored[quoted] = found
         return self._stored[quoted]
 
+    def _checksum(self, column: str) -> str:
+        """SQL for one stored checksum column: itself, or COALESCE with the value computed from the row.
+
+        Where the restore writes the columns (SQLite), a direct change of a row's key clears them
+        (`restore.targets.sqlite`), and that row's hashes are computed from its columns.
+        """
+        if not self.dialect.written_checksums:
+            return column
+        key = self._row_key()
+        computed = {
+            "parity_doc_hash": self._hash("doc_id"),
+            "parity_h1": self.dialect.md5_int32(key, 1),
+            "parity_h2": self.dialect.md5_int32(key, 9),
+        }[column]
+        return f"COALESCE({column}, {computed})"
+
     def _in_buckets(self, table: str, width: int, buckets: Sequence[int]) -> str:
         """SQL true for the rows of the listed buckets of `width` (integer literals, never markers)."""
         if self.has_stored_columns(table):  # ranges: an index on parity_doc_hash could serve them
+            doc_hash = self._checksum("parity_doc_hash")
             return " OR ".join(
-                f"(parity_doc_hash >= {int(b) * width} AND parity_doc_hash < {(int(b) + 1) * width})"
-                for b in buckets
+                f"({doc_hash} >= {int(b) * width} AND {doc_hash} < {(int(b) + 1) * width})" for b in buckets
             )
         listed = ", ".join(str(int(b)) for b in buckets)
         return f"{self.dialect.int_div(self._hash('doc_id'), width)} IN ({listed})"
@@ -419,8 +435,9 @@ class TargetSide:
         if self.has_stored_columns(table):  # integers only: no MD5 at query time
             where = f"WHERE {self._in_buckets(table, parent_width or width, parents)}" if parents else ""
             sql = (
-                f"SELECT {d.int_div('parity_doc_hash', width)} AS bucket, COUNT(*), SUM(parity_h1), "
-                f"SUM(parity_h2) FROM {self._table(table)} {where} GROUP BY bucket"
+                f"SELECT {d.int_div(self._checksum('parity_doc_hash'), width)} AS bucket, COUNT(*), "
+                f"SUM({self._checksum('parity_h1')}), SUM({self._checksum('parity_h2')}) "
+                f"FROM {self._table(table)} {where} GROUP BY bucket"
             )
         elif not parents and d.md5_digest is not None and d.digest_int32 is not None:
             # every row: its row key's MD5 computed once, both halves read from it

@@ -14,9 +14,13 @@ UPDATE gets fresh checksums, so parity still sees it. Writers never name these c
 index over the three (`PARITY_INDEX`) lets parity read them without the rows.
 
 SQLite has no MD5: a generated column there would need our Python function registered on
-every connection that writes the file, so SQLite tables get none (``SqlDialect.stored_int32``
-is None) and parity computes the hashes at query time. Tables without the columns (restored by
-an older version, or created by another program) are read the same way (`restore.parity.TargetSide`).
+every connection that writes the file. So SQLite tables get the same three columns as plain
+INTEGERs (``SqlDialect.written_checksums``): the restore writes them with every row it writes
+(`restore.targets.sqlite.checksums`), and a trigger sets them to NULL when another UPDATE
+changes the row's key columns without them; parity reads ``COALESCE(column, computed)``, so
+only such rows, and rows inserted by other programs, are hashed at query time. Tables without
+the columns (restored by an older version, or created by another program) are hashed at query
+time throughout (`restore.parity.TargetSide`).
 """
 
 from __future__ import annotations

@@ -60,6 +60,9 @@ class SqlDialect:
         stored_hash_text: the text type a VIRTUAL column re-types content_hash to before the
             stored columns hash it (MariaDB refuses a charset conversion inside them: ascii to
             utf8mb4); None: they read content_hash itself.
+        written_checksums: the engine cannot compute the checksums itself (SQLite has no MD5), so
+            the restore writes them as plain columns and a trigger clears them when a row's key
+            columns change without them: parity reads ``COALESCE(stored, computed)``.
     """
 
     placeholder: str
@@ -72,6 +75,7 @@ class SqlDialect:
     no_merge: str = ""
     stored_int32: str | None = None
     stored_hash_text: str | None = None
+    written_checksums: bool = False
 
 
 @dataclass(frozen=True, slots=True)

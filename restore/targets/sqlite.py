@@ -13,13 +13,14 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import unquote, urlsplit
 
-from restore.batch import RevisionBatch, batch_effects
+from restore.batch import RevisionBatch, RevisionRow, batch_effects
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
+from restore.parity_columns import PARITY_COLUMNS
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
 from restore.typed_columns import render_typed_column
 
@@ -88,6 +89,58 @@ def md5_int64(text: str | None) -> int | None:
     return int.from_bytes(hashlib.md5(text.encode("utf-8"), usedforsecurity=False).digest()[:8], signed=True)
 
 
+def checksums(doc_id: str, row_key: str) -> tuple[int, int, int]:
+    """Parity's three stored checksums of a row: MD5(doc_id)'s first 32 bits, its row key's two halves.
+
+    The values the SQL computes (`md5_int32` at offsets 1 and 9), written by the restore because
+    SQLite cannot compute them itself (see `_checksum_trigger`).
+
+    >>> checksums("d", "d|1|h") == (md5_int32("d", 1), md5_int32("d|1|h", 1), md5_int32("d|1|h", 9))
+    True
+    """
+    digest = hashlib.md5(row_key.encode("utf-8"), usedforsecurity=False).digest()
+    head = hashlib.md5(doc_id.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(head[:4]), int.from_bytes(digest[:4]), int.from_bytes(digest[4:8])
+
+
+_CHECKSUM_COLUMNS: Final = "".join(f", {c} INTEGER" for c in PARITY_COLUMNS)
+_CHECKSUM_NAMES: Final = "".join(f", {c}" for c in PARITY_COLUMNS)
+_CHECKSUM_UPDATES: Final = "".join(f"{c} = excluded.{c}, " for c in PARITY_COLUMNS)
+_CHECKSUM_MARKERS: Final = ", ?" * len(PARITY_COLUMNS)
+_CURRENT_KEY: Final = ("doc_id", "version", "content_hash")
+_HISTORY_KEY: Final = ("doc_id", "version", "revision_hash", "content_hash")
+
+
+def _current_checksums(r: RevisionRow) -> tuple[int, int, int]:
+    """A current row's checksums; its key is `restore.parity_columns.current_row_key`'s."""
+    return checksums(r.doc_id, f"{r.doc_id}|{r.version}|{r.content_hash or ''}")
+
+
+def _history_checksums(r: RevisionRow) -> tuple[int, int, int]:
+    """A history row's checksums; its key is `restore.parity_columns.history_row_key`'s."""
+    return checksums(r.doc_id, f"{r.doc_id}|{r.version}|{r.revision_hash}|{r.content_hash or ''}")
+
+
+def _checksum_trigger(table: str, key_columns: Sequence[str]) -> str:
+    """A trigger that clears a row's written checksums when its key columns change without them.
+
+    The restore writes new checksums with every change it makes; any other UPDATE of doc_id,
+    version, content_hash (or revision_hash) leaves them as they were, and the trigger then sets
+    them to NULL, so parity computes that row's hashes from its columns (``COALESCE``): a row
+    changed behind the restore's back is still seen. Rows inserted by other programs have NULL
+    checksums from the start. Named by a digest of the table's name (hostile names never enter
+    a trigger name).
+    """
+    name = quote("qldb_parity_trigger_" + hashlib.sha256(table.encode("utf-8")).hexdigest()[:24])
+    t = quote(table)
+    unchanged = " AND ".join(f"NEW.{c} IS OLD.{c}" for c in PARITY_COLUMNS)
+    cleared = ", ".join(f"{c} = NULL" for c in PARITY_COLUMNS)
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {name} AFTER UPDATE OF {', '.join(key_columns)} ON {t} "
+        f"WHEN {unchanged} BEGIN UPDATE {t} SET {cleared} WHERE rowid = NEW.rowid; END"
+    )
+
+
 def _digest_int32(digest: str, offset: int) -> str:
     return f"(({digest} >> 32) & 4294967295)" if int(offset) == 1 else f"({digest} & 4294967295)"
 
@@ -101,6 +154,7 @@ DIALECT = SqlDialect(
     md5_digest=lambda expr: f"qldb_md5_int64({expr})",
     digest_int32=_digest_int32,
     no_merge="LIMIT -1",  # a LIMIT keeps SQLite from flattening the subquery into the aggregate
+    written_checksums=True,
 )
 
 
@@ -127,6 +181,7 @@ class SqliteTarget(Target):
         super().__init__(url)
         self.path = sqlite_path(url)
         self._con = self._connect()
+        self._checksums: dict[str, bool] = {}
 
     def _connect(self) -> sqlite3.Connection:
         if self.path.parent != Path() and not self.path.parent.is_dir():
@@ -153,15 +208,15 @@ class SqliteTarget(Target):
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {quote(n.current)} (doc_id TEXT PRIMARY KEY, "
                 "version INTEGER NOT NULL, block_seq INTEGER NOT NULL, tx_time TEXT NOT NULL, "
-                "data TEXT, content_hash TEXT)"
+                f"data TEXT, content_hash TEXT{_CHECKSUM_COLUMNS})"
             )
             if history:
                 statements.append(
                     f"CREATE TABLE IF NOT EXISTS {quote(n.history)} (doc_id TEXT NOT NULL, "
                     "version INTEGER NOT NULL, block_seq INTEGER NOT NULL, tx_id TEXT NOT NULL, "
                     "tx_time TEXT NOT NULL, is_deleted INTEGER NOT NULL, is_redacted INTEGER NOT NULL, "
-                    "revision_hash TEXT NOT NULL, data_hash TEXT, data TEXT, content_hash TEXT, "
-                    "PRIMARY KEY (doc_id, version))"
+                    "revision_hash TEXT NOT NULL, data_hash TEXT, data TEXT, content_hash TEXT"
+                    f"{_CHECKSUM_COLUMNS}, PRIMARY KEY (doc_id, version))"
                 )
         return statements
 
@@ -171,10 +226,24 @@ class SqliteTarget(Target):
             self._con.execute("BEGIN IMMEDIATE")
             for statement in self.ddl(names, history=history):
                 self._con.execute(statement)
+            for n in names:
+                for table, key in (
+                    (n.current, _CURRENT_KEY),
+                    *(((n.history, _HISTORY_KEY),) if history else ()),
+                ):
+                    if self._has_checksums(table):  # not a table an older version created
+                        self._con.execute(_checksum_trigger(table, key))
             self._con.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
             raise classify(exc, "creating tables") from None
+
+    def _has_checksums(self, table: str) -> bool:
+        """Whether `table` has the written checksum columns (a table of an older version has not)."""
+        if table not in self._checksums:
+            columns = {r[1] for r in self._con.execute(f"PRAGMA table_info({quote(table)})")}
+            self._checksums[table] = set(PARITY_COLUMNS) <= columns
+        return self._checksums[table]
 
     def read_checkpoint(self, restore_id: str) -> Checkpoint | None:
         """The saved checkpoint row, if the table and the row exist."""
@@ -226,12 +295,16 @@ class SqliteTarget(Target):
                     f"DELETE FROM {cur} WHERE doc_id = ? AND version < ?",
                     [(r.doc_id, r.version) for r in effects.tombstones],
                 )
+                sums = self._has_checksums(n.current)
                 con.executemany(
-                    f"INSERT INTO {cur} (doc_id, version, block_seq, tx_time, data, content_hash) "
-                    f"SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM {tomb} "
+                    f"INSERT INTO {cur} (doc_id, version, block_seq, tx_time, data, content_hash"
+                    f"{_CHECKSUM_NAMES if sums else ''}) "
+                    f"SELECT ?, ?, ?, ?, ?, ?{_CHECKSUM_MARKERS if sums else ''} "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {tomb} "
                     "WHERE table_name = ? AND doc_id = ? AND version > ?) "
                     "ON CONFLICT (doc_id) DO UPDATE SET block_seq = excluded.block_seq, "
                     "tx_time = excluded.tx_time, data = excluded.data, content_hash = excluded.content_hash, "
+                    f"{_CHECKSUM_UPDATES if sums else ''}"
                     f"version = excluded.version WHERE excluded.version > {cur}.version "
                     f"OR (excluded.version = {cur}.version AND excluded.data IS NULL "
                     f"AND {cur}.data IS NOT NULL)",
@@ -243,6 +316,11 @@ class SqliteTarget(Target):
                             _iso(r.tx_time),
                             r.data_json,
                             r.content_hash,
+                            *(
+                                checksums(r.doc_id, f"{r.doc_id}|{r.version}|{r.content_hash or ''}")
+                                if sums
+                                else ()
+                            ),
                             table,
                             r.doc_id,
                             r.version,
@@ -252,10 +330,12 @@ class SqliteTarget(Target):
                 )
                 if history:
                     hist = quote(n.history)
+                    hsums = self._has_checksums(n.history)
                     con.executemany(
                         f"INSERT INTO {hist} (doc_id, version, block_seq, tx_id, tx_time, is_deleted, "
-                        "is_redacted, revision_hash, data_hash, data, content_hash) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "is_redacted, revision_hash, data_hash, data, content_hash"
+                        f"{_CHECKSUM_NAMES if hsums else ''}) "
+                        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?{_CHECKSUM_MARKERS if hsums else ''}) "
                         "ON CONFLICT (doc_id, version) DO UPDATE SET "
                         "data = NULL, content_hash = NULL, data_hash = excluded.data_hash, is_redacted = 1 "
                         f"WHERE excluded.is_redacted = 1 AND {hist}.is_redacted = 0",
@@ -272,6 +352,7 @@ class SqliteTarget(Target):
                                 r.data_hash,
                                 r.data_json,
                                 r.content_hash,
+                                *(_history_checksums(r) if hsums else ()),
                             )
                             for r in effects.history
                         ],
