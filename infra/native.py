@@ -36,10 +36,12 @@ from pathlib import Path
 from typing import Final
 
 __all__ = [
+    "LAMBDA_GLIBC",
     "NATIVE_MODULES",
     "NativeBuild",
     "NativeBuildError",
     "build_native",
+    "glibc_required",
     "host_architecture",
     "native_unavailable",
 ]

@@ -71,8 +71,7 @@ def md5_int32(text: str | None, offset: int) -> int | None:
     """
     if text is None:
         return None
-    digest = hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
-    return int(digest[offset - 1 : offset + 7], 16)
+    return int(_md5(text).hex()[offset - 1 : offset + 7], 16)
 
 
 def md5_int64(text: str | None) -> int | None:
@@ -86,7 +85,11 @@ def md5_int64(text: str | None) -> int | None:
     """
     if text is None:
         return None
-    return int.from_bytes(hashlib.md5(text.encode("utf-8"), usedforsecurity=False).digest()[:8], signed=True)
+    return int.from_bytes(_md5(text)[:8], signed=True)
+
+
+def _md5(text: str) -> bytes:
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).digest()
 
 
 def checksums(doc_id: str, row_key: str) -> tuple[int, int, int]:
@@ -98,9 +101,8 @@ def checksums(doc_id: str, row_key: str) -> tuple[int, int, int]:
     >>> checksums("d", "d|1|h") == (md5_int32("d", 1), md5_int32("d|1|h", 1), md5_int32("d|1|h", 9))
     True
     """
-    digest = hashlib.md5(row_key.encode("utf-8"), usedforsecurity=False).digest()
-    head = hashlib.md5(doc_id.encode("utf-8"), usedforsecurity=False).digest()
-    return int.from_bytes(head[:4]), int.from_bytes(digest[:4]), int.from_bytes(digest[4:8])
+    digest = _md5(row_key)
+    return int.from_bytes(_md5(doc_id)[:4]), int.from_bytes(digest[:4]), int.from_bytes(digest[4:8])
 
 
 _CHECKSUM_COLUMNS: Final = "".join(f", {c} INTEGER" for c in PARITY_COLUMNS)
@@ -242,6 +244,8 @@ class SqliteTarget(Target):
         """Whether `table` has the written checksum columns (a table of an older version has not)."""
         if table not in self._checksums:
             columns = {r[1] for r in self._con.execute(f"PRAGMA table_info({quote(table)})")}
+            if not columns:  # no such table yet: ask again once ensure_schema has made it
+                return False
             self._checksums[table] = set(PARITY_COLUMNS) <= columns
         return self._checksums[table]
 
