@@ -25,6 +25,7 @@ PLAN_QUERIES: Final[tuple[str, ...]] = (
     "plan_block_range",
     "plan_final_state",
     "plan_document_order",
+    "plan_bulk_rows",
     "plan_revisions",
     "parity_buckets",
     "parity_rows",

@@ -10,10 +10,12 @@ about `batch_revisions`, each batch in one transaction with its checkpoint row.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -23,6 +25,8 @@ from athena.typed import infer_table_columns
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
 from restore.batch import RevisionBatch, RevisionRow, batch_effects
+from restore.bulk import bulk_batches
+from restore.bulk_load import load_slices
 from restore.checkpoint import Checkpoint, RunIdentity, resume_point
 from restore.content import content_hash
 from restore.errors import ConflictError, GapError, RestoreError, TransientTargetError
@@ -83,6 +87,9 @@ class RestoreOptions:
             it), so a restore's memory stays flat however large the archive.
         document_order: let a first, full restore apply the archive in document order, only the
             final states without history (`first_full_restore`); False: always in block order.
+        bulk_load: let such a restore load the final rows straight into empty tables, where the
+            target can (`restore.bulk`); False: through the guarded apply.
+        bulk_connections: connections a bulk load uses at once (`restore.bulk_load`).
     """
 
     tables: tuple[str, ...] = ()
@@ -102,6 +109,8 @@ class RestoreOptions:
     typed: bool = False
     engine_memory: str = "320MB"
     document_order: bool = True
+    bulk_load: bool = True
+    bulk_connections: int = 2
 
     def identity(self) -> RunIdentity:
         """The options a resumed run must share with this one."""
@@ -359,7 +368,7 @@ def _missing_revisions(engine: LocalEngine, block_cut: int) -> list[dict[str, An
     found: list[dict[str, Any]] = []
     for first in range(int(bounds["first_block"]), int(bounds["last_block"]) + 1, GAP_CHECK_BLOCKS):
         last = first + GAP_CHECK_BLOCKS - 1
-        found += _rows(_query(engine, "plan_missing_revisions", [first, last, first, last]))
+        found += _rows(_query(engine, "plan_missing_revisions", [first, last] * 3))
     return found
 
 
@@ -470,6 +479,83 @@ def first_full_restore(options: RestoreOptions, target: Target, saved: Checkpoin
         and saved is None
         and not (caps.revision_ion or caps.blocks or caps.whole_journal)
     )
+
+
+def bulk_load_allowed(options: RestoreOptions, target: Target, names: Sequence[TableNames]) -> bool:
+    """True when a first, full restore may load the final rows in bulk (`restore.bulk`).
+
+    Only into tables that hold no row yet (so nothing is loaded twice), on a target that can,
+    for the whole archive (a shard would have to filter rows in Python).
+    """
+    return (
+        options.bulk_load
+        and target.capabilities.bulk_insert
+        and options.shard == (1, 1)
+        and target.is_empty(names, history=options.history)
+    )
+
+
+def _bulk_restore(
+    engine: LocalEngine,
+    target: Target,
+    plan: RestorePlan,
+    names: Mapping[str, TableNames],
+    options: RestoreOptions,
+    report: RestoreReport,
+    progress: ProgressReporter,
+    started: float,
+) -> RestoreReport:
+    """Load every table's final rows in bulk over `bulk_connections`, then the completed checkpoint.
+
+    First a checkpoint saying the run has finished no block: a run killed while loading is
+    resumed in block order under the guards (`restore.bulk`).
+    """
+    identity = options.identity()
+    retry = functools.partial(apply_with_retry, max_retries=options.max_retries)
+    unfinished = Checkpoint(
+        restore_id=options.restore_id, identity=identity, last_block_seq=plan.start_after, completed=False
+    )
+    retry(target, lambda: target.save_checkpoint(unfinished))
+    progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
+    try:
+        with ExitStack() as connections:
+            loaders = [target] + [
+                connections.enter_context(open_target(target.url))
+                for _ in range(options.bulk_connections - 1)
+            ]
+            report.batches, report.retries = load_slices(
+                loaders,
+                bulk_batches(
+                    engine,
+                    block_cut=plan.block_cut,
+                    tables=options.tables,
+                    history=options.history,
+                    rows=options.batch_revisions,
+                    database=LOCAL_DATABASE,  # reads data_json: not the index
+                ),
+                names,
+                retry=lambda t, apply: retry(t, apply),
+                on_loaded=lambda parts: progress.advance(sum(p.revisions for p in parts)),
+            )
+        last_block = plan.chunks[-1].last_block if plan.chunks else plan.start_after
+        final = Checkpoint(
+            restore_id=options.restore_id, identity=identity, last_block_seq=last_block, completed=True
+        )
+        retry(target, lambda: target.save_checkpoint(final))
+        report.completed = True
+        report.last_block = last_block
+        report.revisions_applied = plan.revisions_to_apply
+        for t, entry in zip(plan.tables, report.tables, strict=True):
+            entry.documents, entry.revisions, entry.deletes, entry.redactions = (
+                t.documents,
+                t.revisions,
+                t.deletes,
+                t.redactions,
+            )
+    finally:
+        progress.finish()
+        report.elapsed_seconds = time.perf_counter() - started
+    return report
 
 
 def plan_typed_columns(
@@ -606,9 +692,19 @@ def run_restore(
         documents: dict[str, set[str]] = {t.table_name: set() for t in plan.tables}
         document_order = first_full_restore(options, target, saved)
         final_state = document_order and not options.history
+        restored = [names[t.table_name] for t in plan.tables]
+        bulk = document_order and bulk_load_allowed(options, target, restored)
         report.method = (
-            "final state" if final_state else "document order" if document_order else "block order"
+            "bulk load"
+            if bulk
+            else "final state"
+            if final_state
+            else "document order"
+            if document_order
+            else "block order"
         )
+        if bulk:
+            return _bulk_restore(engine, target, plan, names, options, report, progress, started)
         if document_order:
             steps = _document_order_batches(engine, plan, options, final_state=final_state)
             total = sum(t.documents for t in plan.tables) if final_state else plan.revisions_to_apply

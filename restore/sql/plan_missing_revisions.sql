@@ -1,12 +1,13 @@
 -- plan_missing_revisions: revisions the block summaries of blocks ? to ? list but the archive lacks.
 --
--- Parameters: the first and last block (inclusive), twice. revisionSummaries name each revision
+-- Parameters: the first and last block (inclusive), three times. revisionSummaries name each revision
 -- of the block by hash and document id; a summary with no revision row of that hash in that
 -- block means revision records were lost. Summaries without a documentId (system entries) are
 -- not revisions of user tables. The block's documents map (doc id -> tableName) comes along so
 -- the caller can keep only selected tables. The caller asks one range of blocks at a time
 -- (plan_block_range), so the exploded summaries of the whole journal are never held at once,
--- and the map is joined to the few missing rows only.
+-- and the map is joined to the few missing rows only (the range on `d` too: without it the
+-- join reads every block's map).
 SELECT DISTINCT m.block_seq, m.doc_id, m.revision_hash, d.documents_json
 FROM (
     SELECT s.ledger, s.block_seq, s.doc_id, s.revision_hash
@@ -29,5 +30,6 @@ FROM (
         AND h.revision_hash = s.revision_hash
     WHERE s.doc_id IS NOT NULL AND h.doc_id IS NULL
 ) AS m
-JOIN {database}.blocks AS d ON d.ledger = m.ledger AND d.block_seq = m.block_seq
+JOIN {database}.blocks AS d
+    ON d.ledger = m.ledger AND d.block_seq = m.block_seq AND d.block_seq >= ? AND d.block_seq <= ?
 ORDER BY m.block_seq, m.doc_id

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from athena.typed import TypedColumn
     from restore.batch import RevisionBatch
+    from restore.bulk import BulkRows
     from restore.checkpoint import Checkpoint
     from restore.identifiers import IdentifierRules, TableNames
     from restore.ledger_archive import ExpectedData
@@ -93,6 +94,8 @@ class TargetCapabilities:
         whole_journal: the target holds the whole journal (a ledger): no ``--table``, no ``--shard``.
         data_hash_check: after a restore, the target compares each current document's data hash
             with the archive's (`Target.compare_data_hashes`).
+        bulk_insert: a first restore into empty tables may load their final rows straight into
+            them (`Target.is_empty`, `Target.load_bulk`; `restore.bulk`).
     """
 
     engine: str
@@ -104,6 +107,7 @@ class TargetCapabilities:
     blocks: bool = False
     whole_journal: bool = False
     data_hash_check: bool = False
+    bulk_insert: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +224,32 @@ class Target(ABC):
         from restore.errors import UnsupportedTargetError
 
         raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no typed columns (--typed)")
+
+    def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
+        """Whether these tables (and their tombstones) hold no row: then `load_bulk` may fill them.
+
+        Raises:
+            UnsupportedTargetError: the target has no bulk load (``bulk_insert`` is False).
+            TargetError: classified as for `apply`.
+        """
+        from restore.errors import UnsupportedTargetError
+
+        raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no bulk load")
+
+    def load_bulk(self, parts: Sequence[BulkRows], names: Mapping[str, TableNames]) -> None:
+        """Insert final rows into tables that held none of them, in one transaction.
+
+        No guard, no upsert and no checkpoint (`restore.bulk`): only for tables `is_empty` found
+        empty, after a checkpoint saying that no block is finished yet.
+
+        Raises:
+            UnsupportedTargetError: the target has no bulk load (``bulk_insert`` is False).
+            TransientTargetError: worth retrying after `reconnect` (nothing was written).
+            TerminalTargetError: stop; names the table and documents at fault.
+        """
+        from restore.errors import UnsupportedTargetError
+
+        raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no bulk load")
 
     def compare_data_hashes(
         self, names: Mapping[str, TableNames], expected: Iterable[ExpectedData]

@@ -61,6 +61,7 @@ import pymysql.cursors
 
 from journal.urls import redact_url
 from restore.batch import RevisionBatch, RevisionRow, batch_effects
+from restore.bulk import CURRENT_COLUMNS, HISTORY_COLUMNS, TOMBSTONE_COLUMNS, BulkRows, to_csv
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
@@ -69,6 +70,8 @@ from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, Tar
 from restore.typed_columns import TypedEngine, render_typed_column
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from athena.typed import TypedColumn
 
 __all__ = [
@@ -509,6 +512,7 @@ class MysqlTarget(Target):
         quote=quote,
         bulk_load="LOAD DATA LOCAL INFILE",
         dialect=DIALECT,
+        bulk_insert=True,
     )
 
     def __init__(self, url: str) -> None:
@@ -680,6 +684,104 @@ class MysqlTarget(Target):
             self._rollback()
             raise
 
+    def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
+        """Whether the tables and their tombstones hold no row."""
+        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
+        probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
+        marks = ", ".join(["%s"] * len(names))
+        probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE table_name IN ({marks})")
+        query = "SELECT " + " OR ".join(f"EXISTS ({p})" for p in probes)
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(escape_percent(query), [n.qldb for n in names])
+                row = cur.fetchone()
+            self._conn.commit()
+        except pymysql.err.MySQLError as exc:
+            self._rollback()
+            raise classify(exc, "checking that the tables are empty") from None
+        return row is not None and not row[0]
+
+    def load_bulk(self, parts: Sequence[BulkRows], names: Mapping[str, TableNames]) -> None:
+        """Load each slice's rows straight into its tables (CSV), in one transaction."""
+        where = parts[0].where if parts else "bulk-loading"
+        try:
+            with self._conn.cursor() as cur:
+                for part in parts:
+                    where = part.where
+                    n = names[part.table_name]
+                    self._load_rows(cur, n.current, CURRENT_COLUMNS, part.current, where)
+                    self._load_rows(cur, TOMBSTONE_TABLE, TOMBSTONE_COLUMNS, part.tombstones, where)
+                    if part.history is not None:
+                        self._load_rows(cur, n.history, HISTORY_COLUMNS, part.history, where)
+            self._conn.commit()
+        except pymysql.err.MySQLError as exc:
+            self._rollback()
+            raise classify(exc, where) from None
+        except OSError as exc:
+            self._rollback()
+            raise TerminalTargetError(
+                f"cannot write the LOAD DATA file in {tempfile.gettempdir()} ({exc.strerror}); free space "
+                "there, set TMPDIR, or add ?local_infile=0 to the URL",
+                where=where,
+            ) from None
+        except TerminalTargetError:
+            self._rollback()
+            raise
+
+    def _load_rows(
+        self, cur: pymysql.cursors.Cursor, table: str, columns: Sequence[str], rows: pa.Table, where: str
+    ) -> None:
+        """Insert Arrow rows into `table`: LOAD DATA LOCAL INFILE of their CSV, or multi-row INSERTs."""
+        if not rows.num_rows:
+            return
+        if self._use_infile:
+            fd, path = tempfile.mkstemp(prefix="qldb-restore-", suffix=".csv")
+            with os.fdopen(fd, "wb") as out:
+                out.write(to_csv(rows, null="NULL", booleans_as_integers=True))
+            _serve_local_files(self._conn, allow=True)
+            try:
+                loaded = cur.execute(  # a table name with a parameter: escape_percent
+                    escape_percent(
+                        f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(table)} CHARACTER SET utf8mb4 "
+                        "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+                        f"LINES TERMINATED BY '\\n' ({', '.join(columns)})"
+                    ),
+                    (path,),
+                )
+            except pymysql.err.MySQLError as exc:
+                if _error_code(exc) not in LOCAL_INFILE_REFUSED:
+                    raise
+                logger.info(
+                    "%s refuses LOAD DATA LOCAL INFILE (error %s); loading with multi-row INSERTs",
+                    redact_url(self.url),
+                    _error_code(exc),
+                )
+                self._use_infile = False
+            else:
+                self._check_loaded(cur, loaded, rows.num_rows, where)
+                return
+            finally:
+                _serve_local_files(self._conn, allow=False)
+                os.unlink(path)
+        marks = ", ".join(["%s"] * len(columns))
+        cur.executemany(
+            escape_percent(f"INSERT INTO {quote(table)} ({', '.join(columns)}) VALUES ({marks})"),
+            list(zip(*(rows.column(c).to_pylist() for c in columns), strict=True)),
+        )
+        self.bulk_load = "executemany"
+
+    def _check_loaded(self, cur: pymysql.cursors.Cursor, loaded: int, expected: int, where: str) -> None:
+        """LOAD DATA turns bad values into warnings: any warning, or a row short, is a terminal error."""
+        cur.execute("SELECT @@warning_count")
+        warnings = cur.fetchone()
+        if loaded != expected or (warnings is not None and warnings[0]):
+            raise TerminalTargetError(
+                f"LOAD DATA loaded {loaded} of {expected} rows with {warnings[0] if warnings else '?'} "
+                "warning(s) (a value too long or invalid); retry with ?local_infile=0 to get the error",
+                where=where,
+            )
+        self.bulk_load = "LOAD DATA LOCAL INFILE"
+
     def _load(self, cur: pymysql.cursors.Cursor, rows: list[tuple[Any, ...]], where: str) -> None:
         """Fill the staging table: LOAD DATA LOCAL INFILE, or multi-row INSERTs when it is refused."""
         if not rows:
@@ -704,17 +806,7 @@ class MysqlTarget(Target):
                 )
                 self._use_infile = False
             else:
-                cur.execute("SELECT @@warning_count")
-                warnings = cur.fetchone()
-                if loaded != len(rows) or (warnings is not None and warnings[0]):
-                    raise TerminalTargetError(
-                        f"LOAD DATA staged {loaded} of {len(rows)} rows with "
-                        f"{warnings[0] if warnings else '?'} "
-                        "warning(s) (a value too long or invalid); retry with ?local_infile=0 to get the "
-                        "error",
-                        where=where,
-                    )
-                self.bulk_load = "LOAD DATA LOCAL INFILE"
+                self._check_loaded(cur, loaded, len(rows), where)
                 return
             finally:
                 _serve_local_files(self._conn, allow=False)

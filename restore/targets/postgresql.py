@@ -33,6 +33,7 @@ import psycopg
 
 from journal.urls import redact_url
 from restore.batch import RevisionBatch, RevisionRow, batch_effects
+from restore.bulk import CURRENT_COLUMNS, HISTORY_COLUMNS, TOMBSTONE_COLUMNS, BulkRows, to_csv
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
@@ -41,6 +42,8 @@ from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, Tar
 from restore.typed_columns import render_typed_column
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from athena.typed import TypedColumn
 
 __all__ = ["DIALECT", "PostgresTarget", "classify", "conninfo_from_url", "escape_percent", "quote"]
@@ -219,6 +222,7 @@ class PostgresTarget(Target):
         quote=quote,
         bulk_load="COPY",
         dialect=DIALECT,
+        bulk_insert=True,
     )
 
     def __init__(self, url: str) -> None:
@@ -365,6 +369,46 @@ class PostgresTarget(Target):
             raise TerminalTargetError(
                 "a value is not valid UTF-8 (a lone surrogate); check the archive", where=batch.where
             ) from None
+
+    def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
+        """Whether the tables and their tombstones hold no row (one read-only transaction)."""
+        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
+        probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
+        probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE table_name = ANY(%s)")
+        query = "SELECT " + " OR ".join(f"EXISTS ({p})" for p in probes)
+        try:
+            row = self._conn.execute(escape_percent(query), ([n.qldb for n in names],)).fetchone()
+            self._conn.commit()
+        except psycopg.Error as exc:
+            self._rollback()
+            raise classify(exc, "checking that the tables are empty") from None
+        return row is not None and not row[0]
+
+    def load_bulk(self, parts: Sequence[BulkRows], names: Mapping[str, TableNames]) -> None:
+        """COPY each slice's rows straight into its tables (CSV), in one transaction."""
+        where = parts[0].where if parts else "bulk-loading"
+        try:
+            with self._conn.cursor() as cur:
+                for part in parts:
+                    where = part.where
+                    n = names[part.table_name]
+                    self._copy_csv(cur, n.current, CURRENT_COLUMNS, part.current)
+                    self._copy_csv(cur, TOMBSTONE_TABLE, TOMBSTONE_COLUMNS, part.tombstones)
+                    if part.history is not None:
+                        self._copy_csv(cur, n.history, HISTORY_COLUMNS, part.history)
+            self._conn.commit()
+        except psycopg.Error as exc:
+            self._rollback()
+            raise classify(exc, where) from None
+
+    def _copy_csv(
+        self, cur: psycopg.Cursor[tuple[Any, ...]], table: str, columns: Sequence[str], rows: pa.Table
+    ) -> None:
+        if not rows.num_rows:
+            return
+        with cur.copy(f"COPY {quote(table)} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(to_csv(rows, null=""))
+        self.rows_copied += rows.num_rows
 
     def _copy(self, cur: psycopg.Cursor[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
         if not rows:

@@ -67,16 +67,23 @@ def assert_current_equals(target: Target, expected: dict[str, dict[str, Any]]) -
         )
 
 
-def test_full_restore_equals_truth_and_views(simulated_archive: SimulatedArchive, target_url: str) -> None:
+@pytest.mark.parametrize("bulk_load", [True, False], ids=["bulk", "guarded"])
+def test_full_restore_equals_truth_and_views(
+    simulated_archive: SimulatedArchive, target_url: str, bulk_load: bool
+) -> None:
     # GIVEN an archive with duplicates, reordering, deletes and redactions
     truth = simulated_archive.truth("history")
     assert {t["kind"] for t in truth} == {"live", "deleted", "redacted"}
-    # WHEN it is restored with history
-    report = run_restore(
-        simulated_archive.archive, target_url, RestoreOptions(history=True, batch_revisions=300)
-    )
+    # WHEN it is restored with history, into empty tables: loaded in bulk where the target can,
+    # or through the guarded apply in document order
+    options = RestoreOptions(history=True, batch_revisions=300, bulk_load=bulk_load)
+    report = run_restore(simulated_archive.archive, target_url, options)
     assert report.completed
-    assert report.method == "document order"  # a first full restore
+    with open_target(target_url) as target:
+        bulk = bulk_load and target.capabilities.bulk_insert
+    assert report.method == ("bulk load" if bulk else "document order")  # a first full restore
+    if bulk:
+        assert report.batches > 1  # several slices: rows of one document may straddle two
     assert report.revisions_applied == len(truth)
     assert sum(t.duplicates_skipped for t in report.tables) > 0
     with open_target(target_url) as target:
@@ -219,18 +226,24 @@ def test_incremental_with_a_settle_window_catches_up(
         assert_current_equals(target, expected_current(truth))
 
 
+@pytest.mark.parametrize("bulk_load", [True, False], ids=["bulk", "guarded"])
 def test_final_state_and_block_order_leave_the_same_tables(
-    simulated_archive: SimulatedArchive, new_target_url: Callable[[], str]
+    simulated_archive: SimulatedArchive, new_target_url: Callable[[], str], bulk_load: bool
 ) -> None:
     # GIVEN two empty databases of one engine
     truth = simulated_archive.truth("history")
     shortcut, replay = new_target_url(), new_target_url()
-    # WHEN one is restored by the final-state shortcut and the other by every revision in block order
-    fast = run_restore(simulated_archive.archive, shortcut, RestoreOptions(batch_revisions=200))
+    # WHEN one is restored by a shortcut (the final rows in bulk, or the final states through the
+    # guarded apply) and the other by every revision in block order
+    fast = run_restore(
+        simulated_archive.archive, shortcut, RestoreOptions(batch_revisions=200, bulk_load=bulk_load)
+    )
     slow = run_restore(
         simulated_archive.archive, replay, RestoreOptions(batch_revisions=200, document_order=False)
     )
-    assert (fast.method, slow.method) == ("final state", "block order")
+    with open_target(shortcut) as target:
+        bulk = bulk_load and target.capabilities.bulk_insert
+    assert (fast.method, slow.method) == ("bulk load" if bulk else "final state", "block order")
     # THEN both equal the truth, with the same report counts, and a second run changes nothing
     for url in (shortcut, replay):
         with open_target(url) as target:

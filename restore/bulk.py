@@ -1,0 +1,164 @@
+"""A first full restore into empty tables: each table's final rows, loaded in bulk.
+
+The guarded apply (`restore.batch` and each target's ``apply``) is what lets any subset of the
+revisions, in any order, any number of times, converge; it pays for that with a staging table
+and an upsert per row. A first restore into empty tables needs none of it: the plan SQL
+(``plan_bulk_rows``) has already kept one copy of each revision and marked each document's
+newest one, so the rows every table must end with are known. Here they go from the local engine
+to the target as Arrow batches, are written as CSV by pyarrow (in C++), and are loaded straight
+into the tables (PostgreSQL ``COPY``, MySQL ``LOAD DATA LOCAL INFILE``): no Python object per row.
+
+Safe to kill: each load is one transaction that also writes the checkpoint row (not completed,
+no block finished), so a killed run leaves a subset of the final rows and a checkpoint, and
+``--resume`` applies every revision in block order under the guards, which converges from any
+such subset. Chosen by `restore.runner` only when the tables are empty when the run starts
+(`Target.is_empty`), so no row is ever loaded twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from restore.plan_sql import render_plan_query
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from athena.local import LocalEngine
+
+__all__ = [
+    "CURRENT_COLUMNS",
+    "HISTORY_COLUMNS",
+    "TOMBSTONE_COLUMNS",
+    "BulkRows",
+    "bulk_batches",
+    "split_bulk_rows",
+    "to_csv",
+]
+
+CURRENT_COLUMNS: Final = ("doc_id", "version", "block_seq", "tx_time", "data", "content_hash")
+"""A current table's columns, in the order the CSV carries them."""
+
+HISTORY_COLUMNS: Final = (
+    "doc_id",
+    "version",
+    "block_seq",
+    "tx_id",
+    "tx_time",
+    "is_deleted",
+    "is_redacted",
+    "revision_hash",
+    "data_hash",
+    "data",
+    "content_hash",
+)
+"""A history table's columns, in the order the CSV carries them."""
+
+TOMBSTONE_COLUMNS: Final = ("table_name", "doc_id", "version", "block_seq", "tx_time")
+"""The tombstone table's columns, in the order the CSV carries them."""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRows:
+    """One slice of one QLDB table's final rows, columns named as the target's tables name them.
+
+    Attributes:
+        table_name: the QLDB table.
+        current: its current rows (`CURRENT_COLUMNS`): the newest revision of each live or
+            redacted document.
+        tombstones: its tombstones (`TOMBSTONE_COLUMNS`): the newest revision of each deleted one.
+        history: every revision once (`HISTORY_COLUMNS`); None when history is not restored.
+        revisions: the revisions this slice stands for (for progress).
+    """
+
+    table_name: str
+    current: pa.Table
+    tombstones: pa.Table
+    history: pa.Table | None
+    revisions: int
+
+    @property
+    def where(self) -> str:
+        """Names the slice in messages: its table and first and last document."""
+        docs = (self.history if self.history is not None else self.current).column("doc_id")
+        if not len(docs):
+            docs = self.tombstones.column("doc_id")
+        span = f" documents {docs[0]}..{docs[-1]}" if len(docs) else ""
+        return f"bulk-loading {self.table_name!r}{span}"
+
+
+def split_bulk_rows(batch: pa.RecordBatch | pa.Table, *, history: bool) -> list[BulkRows]:
+    """Split rows of ``plan_bulk_rows`` by QLDB table into what each target table gets (pure).
+
+    With `history` False the rows are each document's newest revision only (the query was asked
+    for those), and every one of them is final.
+    """
+    import pyarrow as pa  # lazily: the targets import this module in the live Lambda, which has no pyarrow
+    import pyarrow.compute as pc
+
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    table = table.rename_columns(["data" if c == "data_json" else c for c in table.column_names])
+    parts: list[BulkRows] = []
+    for name in pc.unique(table.column("table_name")).to_pylist():
+        rows = table.filter(pc.equal(table.column("table_name"), name))
+        final = rows.column("is_final")
+        deleted = rows.column("is_deleted")
+        parts.append(
+            BulkRows(
+                table_name=name,
+                current=rows.filter(pc.and_(final, pc.invert(deleted))).select(CURRENT_COLUMNS),
+                tombstones=rows.filter(pc.and_(final, deleted)).select(TOMBSTONE_COLUMNS),
+                history=rows.select(HISTORY_COLUMNS) if history else None,
+                revisions=rows.num_rows,
+            )
+        )
+    return parts
+
+
+def bulk_batches(
+    engine: LocalEngine,
+    *,
+    block_cut: int,
+    tables: Sequence[str],
+    history: bool,
+    rows: int,
+    database: str,
+) -> Iterator[list[BulkRows]]:
+    """The final rows of every selected table, streamed in slices of about `rows` archive rows.
+
+    Each yielded list is what one transaction loads (a slice may span two QLDB tables).
+    """
+    selection = list(tables)
+    sql = render_plan_query("plan_bulk_rows", database=database)
+    for batch in engine.query_batches(sql, [block_cut, selection, selection, history], rows=rows):
+        if batch.num_rows:
+            yield split_bulk_rows(batch, history=history)
+
+
+def to_csv(table: pa.Table, *, null: str, booleans_as_integers: bool = False) -> pa.Buffer:
+    r"""The rows as CSV without a header: every non-NULL value quoted, NULL written as `null` unquoted.
+
+    Quoting every value keeps a text that reads like `null` (``"NULL"``) or is empty (``""``)
+    apart from NULL, whatever the loader. PostgreSQL's ``COPY ... (FORMAT csv)`` reads an
+    unquoted empty field as NULL (`null` ``""``); MySQL's ``LOAD DATA`` with ``ENCLOSED BY '"'``
+    reads an unquoted ``NULL`` as NULL, and wants booleans as 0 and 1. Quotes inside values are
+    doubled, which both read back as one.
+
+    >>> import pyarrow as pa
+    >>> to_csv(pa.table({"a": ["x", None, 'x"y'], "b": [True, False, None]}), null="").to_pybytes()
+    b'"x","true"\n,"false"\n"x""y",\n'
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if booleans_as_integers:
+        for i, field in enumerate(table.schema):
+            if pa.types.is_boolean(field.type):
+                table = table.set_column(i, field.name, pc.cast(table.column(i), pa.int8()))
+    out = pa.BufferOutputStream()
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid", null_string=null)
+    pacsv.write_csv(table, out, options)
+    return out.getvalue()

@@ -1,0 +1,213 @@
+"""The bulk load of a first restore (restore.bulk), on the engines that have one: MariaDB and PostgreSQL.
+
+Hand-built revisions whose final state is plain from the scenario (QLDB semantics, as in
+test_restore_targets), turned into bulk slices and loaded through the real COPY / LOAD DATA; and
+the runner's choice between the bulk load and the guarded apply on a simulated archive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pytest
+
+from restore.batch import RevisionBatch, RevisionRow
+from restore.bulk import BulkRows, split_bulk_rows
+from restore.bulk_load import load_slices
+from restore.checkpoint import Checkpoint
+from restore.content import content_hash
+from restore.errors import TerminalTargetError
+from restore.runner import RestoreOptions, apply_with_retry, run_restore
+from restore.targets import Target, open_target
+from tests.integration.test_restore_acceptance import assert_current_equals, expected_current
+from tests.integration.test_restore_targets import (
+    A0,
+    A1,
+    ALL,
+    B0,
+    C0,
+    EXPECTED_CURRENT,
+    HOSTILE,
+    IDENTITY,
+    names_for,
+    rev,
+    state,
+)
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import SimulatedArchive
+
+
+@pytest.fixture(params=["mysql", "postgresql"])
+def bulk_target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    with open_target(url) as target:
+        assert target.capabilities.bulk_insert
+        yield target
+
+
+def slices(rows: tuple[RevisionRow, ...], *, history: bool = True) -> list[BulkRows]:
+    """The rows as plan_bulk_rows gives them (document order, is_final: the newest version up to now)."""
+    newest: dict[tuple[str, str], int] = {}
+    for r in rows:
+        newest[(r.table_name, r.doc_id)] = max(r.version, newest.get((r.table_name, r.doc_id), -1))
+    ordered = sorted(rows, key=lambda r: (r.table_name, r.doc_id, r.version))
+    columns: dict[str, list[Any]] = {
+        name: [getattr(r, name) for r in ordered]
+        for name in (
+            "table_name",
+            "doc_id",
+            "version",
+            "block_seq",
+            "tx_id",
+            "tx_time",
+            "revision_hash",
+            "data_hash",
+            "is_deleted",
+            "is_redacted",
+            "data_json",
+            "content_hash",
+        )
+    }
+    columns["is_final"] = [newest[(r.table_name, r.doc_id)] == r.version for r in ordered]
+    return split_bulk_rows(pa.table(columns), history=history)
+
+
+def test_a_bulk_load_leaves_the_final_state_and_every_revision(bulk_target: Target) -> None:
+    # GIVEN empty tables
+    names = names_for(bulk_target)
+    bulk_target.ensure_schema(list(names.values()), history=True)
+    assert bulk_target.is_empty(list(names.values()), history=True)
+    # WHEN the final rows of two updated documents, a deleted one and an untouched one are loaded
+    bulk_target.load_bulk(slices(ALL), names)
+    # THEN the current table holds the newest live versions, history every revision
+    current, history = state(bulk_target, names["Person"])
+    assert current == EXPECTED_CURRENT
+    assert [(h[0], h[1], h[2], h[3]) for h in history] == [
+        ("A", 0, False, False),
+        ("A", 1, False, False),
+        ("B", 0, False, False),
+        ("B", 1, True, False),
+        ("C", 0, False, False),
+    ]
+    # AND the deletion is a tombstone: a late revision of B in the guarded apply cannot resurrect it
+    checkpoint = Checkpoint(restore_id="restore", identity=IDENTITY, last_block_seq=5, completed=False)
+    bulk_target.apply(RevisionBatch((B0,), 1, 1), names, checkpoint, history=True)
+    assert [c[0] for c in state(bulk_target, names["Person"])[0]] == ["A", "C"]
+    # AND the tables are no longer empty
+    assert not bulk_target.is_empty(list(names.values()), history=True)
+
+
+def test_values_that_trip_csv_loaders_arrive_intact(bulk_target: Target) -> None:
+    # GIVEN documents whose JSON holds every character the CSV and LOAD DATA formats treat specially
+    tricky: list[dict[str, object]] = [
+        {"quote": 'say "hi"', "comma": "a,b", "newline": "line1\nline2", "cr": "a\rb", "tab": "a\tb"},
+        {"backslash": "C:\\path\\N", "escaped_quote": '\\"', "null_word": "NULL", "empty": ""},
+        {"unicode": "Zürich 😀 中文", "zero_width": "a\u200bb", "nested": [{"x": None}, 1.5]},
+    ]
+    rows = tuple(rev(f"T{i}", 0, 1, data) for i, data in enumerate(tricky))
+    names = names_for(bulk_target)
+    bulk_target.ensure_schema(list(names.values()), history=True)
+    # WHEN they are loaded in bulk
+    bulk_target.load_bulk(slices(rows), names)
+    # THEN data and hashes read back as they were
+    current, history = state(bulk_target, names["Person"])
+    assert [(c[0], c[4], c[5]) for c in current] == [
+        (r.doc_id, json.loads(r.data_json or ""), r.content_hash) for r in rows
+    ]
+    assert [h[4] for h in history] == tricky
+
+
+def test_a_redacted_final_version_keeps_no_data(bulk_target: Target) -> None:
+    names = names_for(bulk_target)
+    bulk_target.ensure_schema(list(names.values()), history=True)
+    redacted = rev("A", 0, 2, None, redacted=True)
+    bulk_target.load_bulk(slices((redacted, C0)), names)
+    current, history = state(bulk_target, names["Person"])
+    assert [(c[0], c[1], c[4], c[5]) for c in current] == [
+        ("A", 0, None, None),
+        ("C", 0, C0_DATA, C0.content_hash),
+    ]
+    assert [(h[0], h[3], h[4], h[6]) for h in history] == [
+        ("A", True, None, "dh-A-0"),
+        ("C", False, C0_DATA, None),
+    ]
+
+
+C0_DATA = {"name": "Cy", "tags": ["x", "y"], "amount": "12.50"}
+
+
+def test_hostile_table_names_load_safely(bulk_target: Target) -> None:
+    names = names_for(bulk_target, "Person", *HOSTILE)
+    bulk_target.ensure_schema(list(names.values()), history=True)
+    rows = tuple(rev(f"D{i}", 0, 1, {"i": i}, table=t) for i, t in enumerate(HOSTILE))
+    bulk_target.load_bulk(slices((*rows, A0, A1)), names)
+    for i, t in enumerate(HOSTILE):
+        current, history = state(bulk_target, names[t])
+        assert [(c[0], c[4]) for c in current] == [(f"D{i}", {"i": i})]
+        assert len(history) == 1
+    assert [(c[0], c[1]) for c in state(bulk_target, names["Person"])[0]] == [("A", 1)]
+
+
+def test_a_tombstone_of_another_table_leaves_a_table_empty(bulk_target: Target) -> None:
+    names = names_for(bulk_target, "Person", "Vehicle")
+    bulk_target.ensure_schema(list(names.values()), history=False)
+    bulk_target.load_bulk(
+        slices((rev("V", 0, 1, None, table="Vehicle", deleted=True),), history=False), names
+    )
+    assert bulk_target.is_empty([names["Person"]], history=False)
+    assert not bulk_target.is_empty([names["Vehicle"]], history=False)
+
+
+def test_a_failing_slice_stops_the_load_naming_it_and_commits_none_of_itself(bulk_target: Target) -> None:
+    # GIVEN three slices, the second of which holds a document its engine refuses (not JSON; for
+    # PostgreSQL's jsonb also a NUL character)
+    names = names_for(bulk_target)
+    bulk_target.ensure_schema(list(names.values()), history=True)
+    bad = dataclasses.replace(
+        rev("M", 0, 2, {}), data_json='{"broken": "\\u0000', content_hash=content_hash("x")
+    )
+    parts = [slices((A0,)), slices((bad, rev("N", 0, 2, {"n": 1}))), slices((C0,))]
+    loaded: list[str] = []
+    # WHEN they are loaded one connection at a time THEN the error names the table and documents
+    with pytest.raises(TerminalTargetError, match=r"bulk-loading 'Person' documents M\.\.N"):
+        load_slices(
+            [bulk_target],
+            iter(parts),
+            names,
+            retry=lambda t, apply: apply_with_retry(t, apply, max_retries=2),
+            on_loaded=lambda p: loaded.extend(
+                r for part in p for r in part.current.column("doc_id").to_pylist()
+            ),
+        )
+    bulk_target.reconnect()
+    # AND the failing slice left no row, the one before it is committed, the one after never ran
+    assert loaded == ["A"]
+    assert [c[0] for c in state(bulk_target, names["Person"])[0]] == ["A"]
+
+
+def test_a_restore_into_tables_that_hold_rows_takes_the_guarded_apply(
+    simulated_archive: SimulatedArchive, mysql_url: str, postgresql_url: str
+) -> None:
+    truth = simulated_archive.truth("history")
+    expected = expected_current(truth)
+    later = next(d for d, t in expected.items() if t["table"] == "Person" and t["version"] > 0)
+    for url in (mysql_url, postgresql_url):
+        # GIVEN tables that already hold an old version of a document, written by another program
+        # (so there is no checkpoint of this restore)
+        with open_target(url) as target:
+            names = names_for(target, "DriversLicense", "Person", "Vehicle", "VehicleRegistration")
+            target.ensure_schema(list(names.values()), history=True)
+            old = rev(later, 0, 1, {"old": True})
+            checkpoint = Checkpoint(restore_id="other", identity=IDENTITY, last_block_seq=0, completed=True)
+            target.apply(RevisionBatch((old,), 1, 1), names, checkpoint, history=False)
+        # WHEN the archive is restored THEN nothing is loaded blindly: the guarded apply runs
+        report = run_restore(simulated_archive.archive, url, RestoreOptions(history=True))
+        assert report.method == "document order"
+        # AND the state is the truth's, the old version moved forward
+        with open_target(url) as target:
+            assert_current_equals(target, expected)
