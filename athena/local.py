@@ -315,6 +315,12 @@ class LocalEngine:
         self.indexed = True
         return INDEX_DATABASE
 
+    def drop_index(self) -> None:
+        """Drop what `index_history` made, giving its memory back (before a large query of the archive)."""
+        if self.indexed:
+            self.con.execute(f"DROP SCHEMA IF EXISTS {INDEX_DATABASE} CASCADE")
+            self.indexed = False
+
     def __enter__(self) -> LocalEngine:
         return self
 

@@ -439,6 +439,15 @@ def restore(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Revisions per transaction (whole blocks; about).")
     ] = 5_000,
+    connections: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=16,
+            help="Connections a first restore into empty MySQL/PostgreSQL tables loads over at once "
+            "(its bulk load; each slice is its own transaction).",
+        ),
+    ] = 2,
     dry_run: Annotated[
         bool, typer.Option(help="Print the plan (counts per table, gaps, target DDL); write nothing.")
     ] = False,
@@ -459,6 +468,8 @@ def restore(
     De-duplicates by (document id, version), orders by block, refuses conflicting revisions and
     (unless --allow-gaps) missing ones, then applies whole blocks in transactions with a
     version guard and tombstones: any re-run converges, and --resume continues a killed run.
+    Into empty MySQL or PostgreSQL tables, a first restore loads each table's final rows in bulk
+    (COPY / LOAD DATA); killed midway, --resume finishes it through the guarded apply.
     Exit 0 restored, 1 refused (gaps or conflicts; nothing written) or, for a new QLDB ledger, a
     current document whose data hash differs from the archive's, 2 unusable input or a database
     error (the message names the blocks; the checkpoint says where to resume).
@@ -487,6 +498,7 @@ def restore(
             incremental=incremental,
             settle=None if settle_minutes is None else dt.timedelta(minutes=settle_minutes),
             batch_revisions=batch_size,
+            bulk_connections=connections,
             dry_run=dry_run,
             typed=typed,
         )

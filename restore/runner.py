@@ -516,6 +516,7 @@ def _bulk_restore(
         restore_id=options.restore_id, identity=identity, last_block_seq=plan.start_after, completed=False
     )
     retry(target, lambda: target.save_checkpoint(unfinished))
+    engine.drop_index()  # planned: the bulk query's sort gets the engine's memory
     progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
     try:
         with ExitStack() as connections:
