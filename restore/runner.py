@@ -202,6 +202,25 @@ class RestoreReport:
             "data_hashes": None if self.data_hashes is None else self.data_hashes.to_json(),
         }
 
+    def take_planned_counts(self, *, documents: bool) -> None:
+        """Report the plan's counts as what was applied (a dry run; a shortcut that writes final states).
+
+        `revisions_applied` becomes the plan's too, except in a dry run, which applies nothing.
+        """
+        assert self.plan is not None  # set before anything is applied
+        if not self.dry_run:
+            self.revisions_applied = self.plan.revisions_to_apply
+        by_table = {t.table_name: t for t in self.tables}
+        for planned in self.plan.tables:
+            entry = by_table[planned.table_name]
+            entry.revisions, entry.deletes, entry.redactions = (
+                planned.revisions,
+                planned.deletes,
+                planned.redactions,
+            )
+            if documents:
+                entry.documents = planned.documents
+
     def summary_lines(self) -> list[str]:
         """A short human summary."""
         verb = "would restore" if self.dry_run else "restored"
@@ -535,7 +554,7 @@ def _bulk_restore(
                     database=LOCAL_DATABASE,  # reads data_json: not the index
                 ),
                 names,
-                retry=lambda t, apply: retry(t, apply),
+                retry=retry,
                 on_loaded=lambda parts: progress.advance(sum(p.revisions for p in parts)),
             )
         last_block = plan.chunks[-1].last_block if plan.chunks else plan.start_after
@@ -545,14 +564,7 @@ def _bulk_restore(
         retry(target, lambda: target.save_checkpoint(final))
         report.completed = True
         report.last_block = last_block
-        report.revisions_applied = plan.revisions_to_apply
-        for t, entry in zip(plan.tables, report.tables, strict=True):
-            entry.documents, entry.revisions, entry.deletes, entry.redactions = (
-                t.documents,
-                t.revisions,
-                t.deletes,
-                t.redactions,
-            )
+        report.take_planned_counts(documents=True)
     finally:
         progress.finish()
         report.elapsed_seconds = time.perf_counter() - started
@@ -677,14 +689,7 @@ def run_restore(
             if options.dry_run:
                 report.typed_ddl += target.typed_column_ddl(names[table], columns)
         if options.dry_run:
-            for t in plan.tables:
-                entry = per_table[t.table_name]
-                entry.documents, entry.revisions, entry.deletes, entry.redactions = (
-                    t.documents,
-                    t.revisions,
-                    t.deletes,
-                    t.redactions,
-                )
+            report.take_planned_counts(documents=True)
             report.elapsed_seconds = time.perf_counter() - started
             return report
         target.ensure_schema([names[t.table_name] for t in plan.tables], history=options.history)
@@ -754,9 +759,6 @@ def run_restore(
             for table, docs in documents.items():
                 per_table[table].documents = len(docs)
             if final_state and report.completed:  # what the state reflects: every revision, as planned
-                report.revisions_applied = plan.revisions_to_apply
-                for t in plan.tables:
-                    entry = per_table[t.table_name]
-                    entry.revisions, entry.deletes, entry.redactions = t.revisions, t.deletes, t.redactions
+                report.take_planned_counts(documents=False)
             report.elapsed_seconds = time.perf_counter() - started
         return report

@@ -686,6 +686,8 @@ class MysqlTarget(Target):
 
     def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
         """Whether the tables and their tombstones hold no row."""
+        if not names:
+            return True
         tables = [n.current for n in names] + ([n.history for n in names] if history else [])
         probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
         marks = ", ".join(["%s"] * len(names))

@@ -372,6 +372,8 @@ class PostgresTarget(Target):
 
     def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
         """Whether the tables and their tombstones hold no row (one read-only transaction)."""
+        if not names:
+            return True
         tables = [n.current for n in names] + ([n.history for n in names] if history else [])
         probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
         probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE table_name = ANY(%s)")
