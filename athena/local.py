@@ -2,9 +2,11 @@
 
 The same .sql files as Athena (`athena.views`) run here after
 ``sqlglot.transpile(sql, read="athena", write="duckdb")``; a bad translation is fixed in the .sql,
-never here. The archive (a folder or ``s3://bucket/prefix``, see `open_location`) is read with a
-pyarrow dataset, not DuckDB's httpfs (which cannot be installed everywhere): only the
-REVISION_DETAILS objects (``p_record_type=revision_details``), with the archive schema's types.
+never here. The archive (a folder or ``s3://bucket/prefix``, see `open_location`) is read object
+by object: only the REVISION_DETAILS objects (``p_record_type=revision_details``), with the
+archive schema's types. A folder's objects are read by DuckDB's own Parquet reader
+(`_create_native_scan`: faster, and within DuckDB's memory limit); an S3 prefix's through a
+pyarrow dataset, not DuckDB's httpfs (which cannot be installed everywhere).
 
 What makes DuckDB see what Athena sees:
 
@@ -19,7 +21,7 @@ The DuckDB database is the in-memory ``main``: the views are ``main.history``, `
 and a query may name them unqualified.
 
 Memory: DuckDB keeps its own within ``memory_limit`` and spills the rest, but the Parquet it
-scans is read by pyarrow, whose default allocator (jemalloc) keeps what it freed for later:
+scans from S3 is read by pyarrow, whose default allocator (jemalloc) keeps what it freed for later:
 restoring 300k revisions peaked at 763 MiB that way, 490-530 MiB with
 ``ARROW_DEFAULT_MEMORY_POOL=system``, at the same speed. pyarrow reads that variable once, when
 it is first imported (``pa.set_memory_pool`` later changes only the Python-level default, not
@@ -49,7 +51,7 @@ from athena.ddl import BLOCKS_TABLE, REVISIONS_TABLE, blocks_columns, revisions_
 from athena.errors import LocalQueryError
 from athena.views import VIEW_NAMES, check_database_name, render_query, render_view
 from firehose_transform.schema import PARTITION_KEYS, Column, Kind, RecordType, arrow_schema
-from firehose_transform.storage import open_location
+from firehose_transform.storage import Location, open_location
 
 __all__ = [
     "INDEX_DATABASE",
@@ -154,21 +156,64 @@ def _record_dataset(
     keys_only: Sequence[str] | None = None,
 ) -> ds.Dataset:
     location = open_location(str(archive), endpoint_url=endpoint_url)
-    full = arrow_schema()
-    keys = pa.schema([pa.field(k.name, pa.string()) for k in PARTITION_KEYS])
-    schema = pa.schema([full.field(c.name) for c in columns] + list(keys))
     if keys_only is None:
         files = _record_files(location.fs, location.root, record_type)
     else:
         files = [location.path(k) for k in keys_only]
     logger.debug("archive objects found", extra={"record_type": record_type.value, "objects": len(files)})
+    return _files_dataset(location, columns, files)
+
+
+def _scan_schema(columns: Sequence[Column]) -> pa.Schema:
+    """The columns' Arrow types, then the partition keys as strings."""
+    full = arrow_schema()
+    keys = [pa.field(k.name, pa.string()) for k in PARTITION_KEYS]
+    return pa.schema([full.field(c.name) for c in columns] + keys)
+
+
+def _files_dataset(location: Location, columns: Sequence[Column], files: Sequence[str]) -> ds.Dataset:
+    """A pyarrow dataset over these objects: partition keys from their paths, as typed strings."""
+    keys = pa.schema([pa.field(k.name, pa.string()) for k in PARTITION_KEYS])
     return ds.dataset(
-        files,
-        schema=schema,
+        list(files),
+        schema=_scan_schema(columns),
         format="parquet",
         filesystem=location.fs,
         partitioning=ds.HivePartitioning(keys, segment_encoding="none"),
         partition_base_dir=location.root,
+    )
+
+
+def _create_native_scan(
+    con: duckdb.DuckDBPyConnection, name: str, columns: Sequence[Column], files: Sequence[str], root: str
+) -> None:
+    """View `name`: these local objects read by DuckDB's own Parquet reader, as `_files_dataset` reads them.
+
+    Faster and leaner than scanning the pyarrow dataset: DuckDB reads only the row groups and
+    columns a query needs, in its own threads and within its memory limit (a 1M-revision restore
+    peaked at 560 MiB instead of 820). What stays the same: the columns and their types (an
+    empty table of the archive schema comes first, ``UNION ALL BY NAME``, so a column an older
+    object lacks reads as NULL) and the partition keys, taken from each object's path without URI
+    decoding (DuckDB's own hive partitioning would decode ``a%2Fb`` to ``a/b``).
+    """
+    schema = _scan_schema(columns)
+    keys = [k.name for k in PARTITION_KEYS]
+    paths = [str(f) for f in files]
+    values = [dict(part.split("=", 1) for part in p[len(root) :].strip("/").split("/")[:-1]) for p in paths]
+    partitions = pa.table(
+        {"filename": paths, **{k: [v.get(k) for v in values] for k in keys}},
+        schema=pa.schema([pa.field("filename", pa.string()), *(pa.field(k, pa.string()) for k in keys)]),
+    )
+    con.register(f"{name}_schema", schema.empty_table())
+    con.register(f"{name}_partitions", partitions)
+    file_list = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    options = "filename = true, union_by_name = true, hive_partitioning = false"
+    con.execute(
+        f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(schema.names)} FROM ("
+        f"SELECT * FROM {name}_schema UNION ALL BY NAME "
+        f"SELECT r.* EXCLUDE (filename), {', '.join(f'f.{k}' for k in keys)} "
+        f"FROM read_parquet({file_list}, {options}) AS r "
+        f"JOIN {name}_partitions AS f ON r.filename = f.filename)"
     )
 
 
@@ -257,10 +302,22 @@ class LocalEngine:
         con.execute("SET python_enable_replacements = false")  # never read the caller's Python variables
         for macro in TRINO_MACROS:
             con.execute(macro)
-        con.register(_RAW, revisions_dataset(archive, endpoint_url=endpoint_url, keys=revision_keys))
-        con.execute(_table_view_sql(REVISIONS_TABLE, revisions_columns(), _RAW))
-        con.register(_RAW_BLOCKS, blocks_dataset(archive, endpoint_url=endpoint_url))
-        con.execute(_table_view_sql(BLOCKS_TABLE, blocks_columns(), _RAW_BLOCKS))
+        location = open_location(str(archive), endpoint_url=endpoint_url)
+        if revision_keys is None:
+            revision_files = _record_files(location.fs, location.root, RecordType.REVISION_DETAILS)
+        else:
+            revision_files = [location.path(k) for k in revision_keys]
+        block_files = _record_files(location.fs, location.root, RecordType.BLOCK_SUMMARY)
+        sources = (
+            (_RAW, REVISIONS_TABLE, revisions_columns(), revision_files),
+            (_RAW_BLOCKS, BLOCKS_TABLE, blocks_columns(), block_files),
+        )
+        for raw, table, columns, files in sources:
+            if isinstance(location.fs, pafs.LocalFileSystem) and files:
+                _create_native_scan(con, raw, columns, files, location.root)
+            else:
+                con.register(raw, _files_dataset(location, columns, files))
+            con.execute(_table_view_sql(table, columns, raw))
         for name in VIEW_NAMES:
             con.execute(to_duckdb(render_view(name, database=LOCAL_DATABASE)))
         return cls(str(archive), con, scratch)
