@@ -17,16 +17,18 @@ such subset. Chosen by `restore.runner` only when the tables are empty when the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from restore.identifiers import TOMBSTONE_TABLE
 from restore.plan_sql import render_plan_query
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from athena.local import LocalEngine
+    from restore.identifiers import TableNames
 
 __all__ = [
     "CURRENT_COLUMNS",
@@ -34,6 +36,7 @@ __all__ = [
     "TOMBSTONE_COLUMNS",
     "BulkRows",
     "bulk_batches",
+    "render_is_empty",
     "split_bulk_rows",
     "to_csv",
 ]
@@ -115,6 +118,27 @@ def split_bulk_rows(batch: pa.RecordBatch | pa.Table, *, history: bool) -> list[
             )
         )
     return parts
+
+
+def render_is_empty(
+    names: Sequence[TableNames], *, history: bool, quote: Callable[[str], str], tombstone_filter: str
+) -> str:
+    r"""One SELECT that is true when any of these tables, or the tombstones of their QLDB tables, has a row.
+
+    `tombstone_filter` is the engine's test of ``table_name`` against the QLDB names (its only
+    parameter); table names enter only through `quote`.
+
+    >>> from restore.identifiers import TableNames
+    >>> sql = render_is_empty([TableNames("P", "P", "P_history")], history=False, quote=lambda n: f'"{n}"',
+    ...     tombstone_filter="table_name = ANY(%s)")
+    >>> print(sql.replace(" OR ", "\n OR "))
+    SELECT EXISTS (SELECT 1 FROM "P")
+     OR EXISTS (SELECT 1 FROM "qldb_restore_tombstones" WHERE table_name = ANY(%s))
+    """
+    tables = [n.current for n in names] + ([n.history for n in names] if history else [])
+    probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
+    probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE {tombstone_filter}")
+    return "SELECT " + " OR ".join(f"EXISTS ({p})" for p in probes)
 
 
 def bulk_batches(

@@ -51,7 +51,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -61,7 +61,14 @@ import pymysql.cursors
 
 from journal.urls import redact_url
 from restore.batch import RevisionBatch, RevisionRow, batch_effects
-from restore.bulk import CURRENT_COLUMNS, HISTORY_COLUMNS, TOMBSTONE_COLUMNS, BulkRows, to_csv
+from restore.bulk import (
+    CURRENT_COLUMNS,
+    HISTORY_COLUMNS,
+    TOMBSTONE_COLUMNS,
+    BulkRows,
+    render_is_empty,
+    to_csv,
+)
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
@@ -101,22 +108,7 @@ server gone away, lost connection (twice), disconnected for inactivity (MySQL 8)
 LOCAL_INFILE_REFUSED: Final = frozenset({1148, 2068, 3948, 4166})
 """The server or client refuses LOAD DATA LOCAL: fall back to multi-row INSERTs."""
 
-STAGE_COLUMNS: Final = (
-    "tbl",
-    "mask",
-    "table_name",
-    "doc_id",
-    "version",
-    "block_seq",
-    "tx_id",
-    "tx_time",
-    "is_deleted",
-    "is_redacted",
-    "revision_hash",
-    "data_hash",
-    "data",
-    "content_hash",
-)
+STAGE_COLUMNS: Final = ("tbl", "mask", "table_name", *HISTORY_COLUMNS)
 
 _KNOWN_WORDS: Final = frozenset(STAGE_COLUMNS) | {"PRIMARY", "restore_id", "identity", "last_block_seq"}
 
@@ -369,12 +361,21 @@ def _infile_line(row: tuple[Any, ...]) -> str:
     )
 
 
-def _write_infile(rows: list[tuple[Any, ...]]) -> str:
-    """Write the staging rows to a temporary file (UTF-8, tab-separated); its path."""
-    fd, path = tempfile.mkstemp(prefix="qldb-restore-", suffix=".tsv")
+def _write_infile(content: bytes | memoryview) -> str:
+    """Write a LOAD DATA file to a new temporary file; its path."""
+    fd, path = tempfile.mkstemp(prefix="qldb-restore-", suffix=".txt")
     with os.fdopen(fd, "wb") as out:
-        out.write("".join(map(_infile_line, rows)).encode("utf-8"))
+        out.write(content)
     return path
+
+
+STAGE_FORMAT: Final = "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
+"""The staging rows' file: tab-separated, backslash escapes, ``\\N`` for NULL (`_infile_line`)."""
+
+CSV_FORMAT: Final = (
+    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n'"
+)
+"""A bulk load's file (`restore.bulk.to_csv`): every value quoted, quotes doubled, unquoted NULL."""
 
 
 def _serve_local_files(conn: pymysql.connections.Connection[Any], *, allow: bool) -> None:
@@ -409,27 +410,12 @@ def render_apply_sql(tables: Sequence[TableNames], *, history: bool, row_alias: 
     def guarded(columns: Sequence[str], guard: str) -> str:
         return ", ".join(f"{c} = IF({guard}, {new(c)}, {c})" for c in columns)
 
-    tomb_columns = ("table_name", "doc_id", "version", "block_seq", "tx_time")
     tomb_guard = f"{new('version')} > version"
     statements = [
-        f"INSERT INTO {tomb} ({', '.join(tomb_columns)}) "
-        f"{source(tomb_columns, f'(s.mask & {TOMBSTONE}) <> 0')} ON DUPLICATE KEY UPDATE "
+        f"INSERT INTO {tomb} ({', '.join(TOMBSTONE_COLUMNS)}) "
+        f"{source(TOMBSTONE_COLUMNS, f'(s.mask & {TOMBSTONE}) <> 0')} ON DUPLICATE KEY UPDATE "
         f"{guarded(('block_seq', 'tx_time'), tomb_guard)}, version = GREATEST(version, {new('version')})"
     ]
-    current_columns = ("doc_id", "version", "block_seq", "tx_time", "data", "content_hash")
-    history_columns = (
-        "doc_id",
-        "version",
-        "block_seq",
-        "tx_id",
-        "tx_time",
-        "is_deleted",
-        "is_redacted",
-        "revision_hash",
-        "data_hash",
-        "data",
-        "content_hash",
-    )
     newer = f"{new('version')} > version"
     redacts = f"({new('version')} = version AND {new('data')} IS NULL AND data IS NOT NULL)"
     current_guard = f"{newer} OR {redacts}"
@@ -445,15 +431,15 @@ def render_apply_sql(tables: Sequence[TableNames], *, history: bool, row_alias: 
             "WHERE t.table_name = s.table_name AND t.doc_id = s.doc_id AND t.version > s.version)"
         )
         statements.append(
-            f"INSERT INTO {cur} ({', '.join(current_columns)}) {source(current_columns, not_tombstoned)} "
+            f"INSERT INTO {cur} ({', '.join(CURRENT_COLUMNS)}) {source(CURRENT_COLUMNS, not_tombstoned)} "
             "ON DUPLICATE KEY UPDATE "
             f"{guarded(('block_seq', 'tx_time', 'content_hash', 'data'), current_guard)}, "
             f"version = GREATEST(version, {new('version')})"
         )
         if history:
             statements.append(
-                f"INSERT INTO {quote(n.history)} ({', '.join(history_columns)}) "
-                f"{source(history_columns, f's.tbl = {tbl} AND (s.mask & {HISTORY}) <> 0')} "
+                f"INSERT INTO {quote(n.history)} ({', '.join(HISTORY_COLUMNS)}) "
+                f"{source(HISTORY_COLUMNS, f's.tbl = {tbl} AND (s.mask & {HISTORY}) <> 0')} "
                 f"ON DUPLICATE KEY UPDATE data = IF({history_guard}, NULL, data), "
                 f"content_hash = IF({history_guard}, NULL, content_hash), "
                 f"{guarded(('data_hash',), history_guard)}, "
@@ -688,11 +674,10 @@ class MysqlTarget(Target):
         """Whether the tables and their tombstones hold no row."""
         if not names:
             return True
-        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
-        probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
         marks = ", ".join(["%s"] * len(names))
-        probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE table_name IN ({marks})")
-        query = "SELECT " + " OR ".join(f"EXISTS ({p})" for p in probes)
+        query = render_is_empty(
+            names, history=history, quote=quote, tombstone_filter=f"table_name IN ({marks})"
+        )
         try:
             with self._conn.cursor() as cur:
                 cur.execute(escape_percent(query), [n.qldb for n in names])
@@ -733,20 +718,44 @@ class MysqlTarget(Target):
     def _load_rows(
         self, cur: pymysql.cursors.Cursor, table: str, columns: Sequence[str], rows: pa.Table, where: str
     ) -> None:
-        """Insert Arrow rows into `table`: LOAD DATA LOCAL INFILE of their CSV, or multi-row INSERTs."""
-        if not rows.num_rows:
-            return
+        """Insert Arrow rows into `table` (a bulk load): their CSV, or multi-row INSERTs."""
+        if rows.num_rows:
+            self._load_into(
+                cur,
+                table,
+                columns,
+                count=rows.num_rows,
+                file=lambda: to_csv(rows, null="NULL", booleans_as_integers=True),
+                file_format=CSV_FORMAT,
+                values=lambda: list(zip(*(rows.column(c).to_pylist() for c in columns), strict=True)),
+                where=where,
+            )
+
+    def _load_into(
+        self,
+        cur: pymysql.cursors.Cursor,
+        table: str,
+        columns: Sequence[str],
+        *,
+        count: int,
+        file: Callable[[], bytes | memoryview],
+        file_format: str,
+        values: Callable[[], Sequence[Sequence[Any]]],
+        where: str,
+    ) -> None:
+        """LOAD DATA LOCAL INFILE of the `file` made (in `file_format`), or multi-row INSERTs of `values`.
+
+        The INSERTs when the server or the URL refuses LOAD DATA LOCAL (then for the rest of the
+        connection). Either way `table` may be a user's name: the statements escape ``%``.
+        """
         if self._use_infile:
-            fd, path = tempfile.mkstemp(prefix="qldb-restore-", suffix=".csv")
-            with os.fdopen(fd, "wb") as out:
-                out.write(to_csv(rows, null="NULL", booleans_as_integers=True))
+            path = _write_infile(file())
             _serve_local_files(self._conn, allow=True)
             try:
-                loaded = cur.execute(  # a table name with a parameter: escape_percent
+                loaded = cur.execute(
                     escape_percent(
                         f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(table)} CHARACTER SET utf8mb4 "
-                        "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
-                        f"LINES TERMINATED BY '\\n' ({', '.join(columns)})"
+                        f"{file_format} ({', '.join(columns)})"
                     ),
                     (path,),
                 )
@@ -760,15 +769,14 @@ class MysqlTarget(Target):
                 )
                 self._use_infile = False
             else:
-                self._check_loaded(cur, loaded, rows.num_rows, where)
+                self._check_loaded(cur, loaded, count, where)
                 return
             finally:
                 _serve_local_files(self._conn, allow=False)
                 os.unlink(path)
         marks = ", ".join(["%s"] * len(columns))
         cur.executemany(
-            escape_percent(f"INSERT INTO {quote(table)} ({', '.join(columns)}) VALUES ({marks})"),
-            list(zip(*(rows.column(c).to_pylist() for c in columns), strict=True)),
+            escape_percent(f"INSERT INTO {quote(table)} ({', '.join(columns)}) VALUES ({marks})"), values()
         )
         self.bulk_load = "executemany"
 
@@ -786,39 +794,17 @@ class MysqlTarget(Target):
 
     def _load(self, cur: pymysql.cursors.Cursor, rows: list[tuple[Any, ...]], where: str) -> None:
         """Fill the staging table: LOAD DATA LOCAL INFILE, or multi-row INSERTs when it is refused."""
-        if not rows:
-            return
-        if self._use_infile:
-            path = _write_infile(rows)
-            _serve_local_files(self._conn, allow=True)
-            try:
-                loaded = cur.execute(
-                    f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(STAGE_TABLE)} CHARACTER SET utf8mb4 "
-                    "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-                    f"({', '.join(STAGE_COLUMNS)})",
-                    (path,),
-                )
-            except pymysql.err.MySQLError as exc:
-                if _error_code(exc) not in LOCAL_INFILE_REFUSED:
-                    raise
-                logger.info(
-                    "%s refuses LOAD DATA LOCAL INFILE (error %s); loading with multi-row INSERTs",
-                    redact_url(self.url),
-                    _error_code(exc),
-                )
-                self._use_infile = False
-            else:
-                self._check_loaded(cur, loaded, len(rows), where)
-                return
-            finally:
-                _serve_local_files(self._conn, allow=False)
-                os.unlink(path)
-        cur.executemany(
-            f"INSERT INTO {quote(STAGE_TABLE)} ({', '.join(STAGE_COLUMNS)}) "
-            f"VALUES ({', '.join(['%s'] * len(STAGE_COLUMNS))})",
-            rows,
-        )
-        self.bulk_load = "executemany"
+        if rows:
+            self._load_into(
+                cur,
+                STAGE_TABLE,
+                STAGE_COLUMNS,
+                count=len(rows),
+                file=lambda: "".join(map(_infile_line, rows)).encode("utf-8"),
+                file_format=STAGE_FORMAT,
+                values=lambda: rows,
+                where=where,
+            )
 
     def _write_checkpoint(self, cur: pymysql.cursors.Cursor, checkpoint: Checkpoint) -> None:
         cur.execute(

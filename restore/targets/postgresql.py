@@ -33,7 +33,14 @@ import psycopg
 
 from journal.urls import redact_url
 from restore.batch import RevisionBatch, RevisionRow, batch_effects
-from restore.bulk import CURRENT_COLUMNS, HISTORY_COLUMNS, TOMBSTONE_COLUMNS, BulkRows, to_csv
+from restore.bulk import (
+    CURRENT_COLUMNS,
+    HISTORY_COLUMNS,
+    TOMBSTONE_COLUMNS,
+    BulkRows,
+    render_is_empty,
+    to_csv,
+)
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
@@ -62,10 +69,7 @@ TRANSIENT_SQLSTATES: Final = frozenset({"40001", "40P01", "55P03", "57P01", "57P
 Class 08 (connection exceptions) is transient as a whole; see `classify`.
 """
 
-_STAGE_COLUMNS: Final = (
-    "tbl, mask, table_name, doc_id, version, block_seq, tx_id, tx_time, is_deleted, is_redacted, "
-    "revision_hash, data_hash, data, content_hash"
-)
+_STAGE_COLUMNS: Final = ", ".join(("tbl", "mask", "table_name", *HISTORY_COLUMNS))
 
 
 def quote(name: str) -> str:
@@ -374,10 +378,7 @@ class PostgresTarget(Target):
         """Whether the tables and their tombstones hold no row (one read-only transaction)."""
         if not names:
             return True
-        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
-        probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
-        probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE table_name = ANY(%s)")
-        query = "SELECT " + " OR ".join(f"EXISTS ({p})" for p in probes)
+        query = render_is_empty(names, history=history, quote=quote, tombstone_filter="table_name = ANY(%s)")
         try:
             row = self._conn.execute(escape_percent(query), ([n.qldb for n in names],)).fetchone()
             self._conn.commit()
