@@ -82,6 +82,16 @@ class BulkRows:
     history: pa.Table | None
     revisions: int
 
+    def loads(self, names: TableNames) -> list[tuple[str, tuple[str, ...], pa.Table]]:
+        """Where the rows go: (target table, its columns in CSV order, the rows), none empty."""
+        loads = [
+            (names.current, CURRENT_COLUMNS, self.current),
+            (TOMBSTONE_TABLE, TOMBSTONE_COLUMNS, self.tombstones),
+        ]
+        if self.history is not None:
+            loads.append((names.history, HISTORY_COLUMNS, self.history))
+        return [(table, columns, rows) for table, columns, rows in loads if rows.num_rows]
+
     @property
     def where(self) -> str:
         """Names the slice in messages: its table and first and last document."""

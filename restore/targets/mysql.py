@@ -695,11 +695,8 @@ class MysqlTarget(Target):
             with self._conn.cursor() as cur:
                 for part in parts:
                     where = part.where
-                    n = names[part.table_name]
-                    self._load_rows(cur, n.current, CURRENT_COLUMNS, part.current, where)
-                    self._load_rows(cur, TOMBSTONE_TABLE, TOMBSTONE_COLUMNS, part.tombstones, where)
-                    if part.history is not None:
-                        self._load_rows(cur, n.history, HISTORY_COLUMNS, part.history, where)
+                    for table, columns, rows in part.loads(names[part.table_name]):
+                        self._load_rows(cur, table, columns, rows, where)
             self._conn.commit()
         except pymysql.err.MySQLError as exc:
             self._rollback()
@@ -719,17 +716,16 @@ class MysqlTarget(Target):
         self, cur: pymysql.cursors.Cursor, table: str, columns: Sequence[str], rows: pa.Table, where: str
     ) -> None:
         """Insert Arrow rows into `table` (a bulk load): their CSV, or multi-row INSERTs."""
-        if rows.num_rows:
-            self._load_into(
-                cur,
-                table,
-                columns,
-                count=rows.num_rows,
-                file=lambda: to_csv(rows, null="NULL", booleans_as_integers=True),
-                file_format=CSV_FORMAT,
-                values=lambda: list(zip(*(rows.column(c).to_pylist() for c in columns), strict=True)),
-                where=where,
-            )
+        self._load_into(
+            cur,
+            table,
+            columns,
+            count=rows.num_rows,
+            file=lambda: to_csv(rows, null="NULL", booleans_as_integers=True),
+            file_format=CSV_FORMAT,
+            values=lambda: list(zip(*(rows.column(c).to_pylist() for c in columns), strict=True)),
+            where=where,
+        )
 
     def _load_into(
         self,

@@ -34,9 +34,7 @@ import psycopg
 from journal.urls import redact_url
 from restore.batch import RevisionBatch, RevisionRow, batch_effects
 from restore.bulk import (
-    CURRENT_COLUMNS,
     HISTORY_COLUMNS,
-    TOMBSTONE_COLUMNS,
     BulkRows,
     render_is_empty,
     to_csv,
@@ -394,11 +392,8 @@ class PostgresTarget(Target):
             with self._conn.cursor() as cur:
                 for part in parts:
                     where = part.where
-                    n = names[part.table_name]
-                    self._copy_csv(cur, n.current, CURRENT_COLUMNS, part.current)
-                    self._copy_csv(cur, TOMBSTONE_TABLE, TOMBSTONE_COLUMNS, part.tombstones)
-                    if part.history is not None:
-                        self._copy_csv(cur, n.history, HISTORY_COLUMNS, part.history)
+                    for table, columns, rows in part.loads(names[part.table_name]):
+                        self._copy_csv(cur, table, columns, rows)
             self._conn.commit()
         except psycopg.Error as exc:
             self._rollback()
