@@ -534,7 +534,11 @@ def _bulk_restore(
     unfinished = Checkpoint(
         restore_id=options.restore_id, identity=identity, last_block_seq=plan.start_after, completed=False
     )
+    restored = [names[t.table_name] for t in plan.tables]
     retry(target, lambda: target.save_checkpoint(unfinished))
+    # built over the loaded rows at the end, not kept up row by row; a run killed before then
+    # gets them back from ensure_schema when it is resumed
+    target.drop_parity_indexes(restored, history=options.history)
     engine.drop_index()  # planned: the bulk query's sort gets the engine's memory
     progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
     try:
@@ -557,6 +561,7 @@ def _bulk_restore(
                 retry=retry,
                 on_loaded=lambda parts: progress.advance(sum(p.revisions for p in parts)),
             )
+        target.ensure_schema(restored, history=options.history)  # the parity indexes, over every row
         last_block = plan.chunks[-1].last_block if plan.chunks else plan.start_after
         final = Checkpoint(
             restore_id=options.restore_id, identity=identity, last_block_seq=last_block, completed=True

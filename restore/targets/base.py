@@ -236,6 +236,20 @@ class Target(ABC):
 
         raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no bulk load")
 
+    def drop_parity_indexes(self, names: Sequence[TableNames], *, history: bool) -> None:
+        """Drop the parity checksum indexes of these (empty) tables; `ensure_schema` adds them back.
+
+        A bulk load fills empty tables faster without them, and an index built over the loaded rows
+        costs a fraction of one kept up row by row.
+
+        Raises:
+            UnsupportedTargetError: the target has no bulk load (``bulk_insert`` is False).
+            TargetError: classified as for `apply`.
+        """
+        from restore.errors import UnsupportedTargetError
+
+        raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no bulk load")
+
     def load_bulk(self, parts: Sequence[BulkRows], names: Mapping[str, TableNames]) -> None:
         """Insert final rows into tables that held none of them, in one transaction.
 

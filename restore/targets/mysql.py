@@ -145,7 +145,10 @@ DIALECT: Final = SqlDialect(
 """The parity check's SQL: MD5 of the utf8mb4 text (its UTF-8 bytes), 8 hex digits read unsigned."""
 
 
-_PARITY_INDEX: Final = f", INDEX parity_checksums {PARITY_INDEX}"
+PARITY_INDEX_NAME: Final = "parity_checksums"
+"""The parity index's name (MySQL names indexes per table)."""
+
+_PARITY_INDEX: Final = f", INDEX {PARITY_INDEX_NAME} {PARITY_INDEX}"
 """Parity's index over its stored columns, named per table (`restore.parity_columns`)."""
 
 
@@ -595,15 +598,53 @@ class MysqlTarget(Target):
         return statements
 
     def ensure_schema(self, names: Sequence[TableNames], *, history: bool) -> None:
-        """Create the missing tables (each DDL statement commits on its own in MySQL)."""
+        """Create the missing tables (each DDL statement commits on its own in MySQL).
+
+        A table with the parity columns but not their index (dropped for a bulk load that did
+        not finish, `drop_parity_indexes`) gets the index back; a table restored before the
+        parity columns keeps its shape.
+        """
+        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
         try:
             with self._conn.cursor() as cur:
                 for statement in self.ddl(names, history=history):
                     cur.execute(statement)
+                cur.execute(
+                    "SELECT c.TABLE_NAME FROM information_schema.COLUMNS AS c "
+                    "WHERE c.TABLE_SCHEMA = DATABASE() AND c.COLUMN_NAME = 'parity_doc_hash' "
+                    "AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS AS s "
+                    "WHERE s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME "
+                    "AND s.INDEX_NAME = %s)",
+                    (PARITY_INDEX_NAME,),
+                )
+                unindexed = {str(r[0]).lower() for r in cur.fetchall()}  # names equal but for case: refused
+                for table in tables:
+                    if table.lower() in unindexed:
+                        index = f"{PARITY_INDEX_NAME} {PARITY_INDEX}"
+                        cur.execute(f"ALTER TABLE {quote(table)} ADD INDEX {index}")
             self._conn.commit()
         except pymysql.err.MySQLError as exc:
             self._rollback()
             raise classify(exc, "creating tables") from None
+
+    def drop_parity_indexes(self, names: Sequence[TableNames], *, history: bool) -> None:
+        """ALTER TABLE ... DROP INDEX for each table's parity index that exists."""
+        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(
+                    "SELECT TABLE_NAME FROM information_schema.STATISTICS "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME = %s",
+                    (PARITY_INDEX_NAME,),
+                )
+                indexed = {str(r[0]).lower() for r in cur.fetchall()}
+                for table in tables:
+                    if table.lower() in indexed:
+                        cur.execute(f"ALTER TABLE {quote(table)} DROP INDEX {PARITY_INDEX_NAME}")
+            self._conn.commit()
+        except pymysql.err.MySQLError as exc:
+            self._rollback()
+            raise classify(exc, "dropping the parity indexes") from None
 
     def read_checkpoint(self, restore_id: str) -> Checkpoint | None:
         """The saved checkpoint row, if the table and the row exist."""

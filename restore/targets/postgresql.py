@@ -385,6 +385,17 @@ class PostgresTarget(Target):
             raise classify(exc, "checking that the tables are empty") from None
         return row is not None and not row[0]
 
+    def drop_parity_indexes(self, names: Sequence[TableNames], *, history: bool) -> None:
+        """DROP INDEX IF EXISTS for each table's parity index, in one transaction."""
+        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
+        try:
+            for table in tables:
+                self._conn.execute(f"DROP INDEX IF EXISTS {quote(parity_index_name(table))}")
+            self._conn.commit()
+        except psycopg.Error as exc:
+            self._rollback()
+            raise classify(exc, "dropping the parity indexes") from None
+
     def load_bulk(self, parts: Sequence[BulkRows], names: Mapping[str, TableNames]) -> None:
         """COPY each slice's rows straight into its tables (CSV), in one transaction."""
         where = parts[0].where if parts else "bulk-loading"

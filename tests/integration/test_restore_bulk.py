@@ -21,6 +21,7 @@ from restore.bulk_load import load_slices
 from restore.checkpoint import Checkpoint
 from restore.content import content_hash
 from restore.errors import TerminalTargetError
+from restore.parity_columns import parity_index_name
 from restore.runner import RestoreOptions, apply_with_retry, run_restore
 from restore.targets import Target, open_target
 from tests.integration.test_restore_acceptance import assert_current_equals, expected_current
@@ -216,3 +217,36 @@ def test_a_restore_into_tables_that_hold_rows_takes_the_guarded_apply(
         # AND the state is the truth's, the old version moved forward
         with open_target(url) as target:
             assert_current_equals(target, expected)
+
+
+def _parity_indexed(target: Target, table: str) -> bool:
+    """Whether `table` has its parity checksum index (restore.parity_columns)."""
+    if target.capabilities.engine == "mysql":
+        sql = (
+            "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = %s AND INDEX_NAME = %s"
+        )
+        index = "parity_checksums"
+    else:
+        sql = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s "
+        sql += "AND indexname = %s"
+        index = parity_index_name(table)
+    return int(target.query(sql, (table, index))[0][0]) > 0
+
+
+def test_the_parity_indexes_are_built_after_the_load_and_come_back_after_a_kill(
+    simulated_archive: SimulatedArchive, bulk_target: Target
+) -> None:
+    # GIVEN a bulk load, which drops the parity indexes of the empty tables while it loads
+    url = bulk_target.url
+    report = run_restore(simulated_archive.archive, url, RestoreOptions(history=True))
+    assert report.method == "bulk load"
+    names = names_for(bulk_target, "DriversLicense", "Person", "Vehicle", "VehicleRegistration")
+    tables = [t for n in names.values() for t in (n.current, n.history)]
+    # THEN every table has its index again when the restore completes
+    assert all(_parity_indexed(bulk_target, t) for t in tables)
+    # AND a run killed before the end (indexes dropped) gets them back from the schema check
+    bulk_target.drop_parity_indexes(list(names.values()), history=True)
+    assert not any(_parity_indexed(bulk_target, t) for t in tables)
+    bulk_target.ensure_schema(list(names.values()), history=True)
+    assert all(_parity_indexed(bulk_target, t) for t in tables)
