@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -377,6 +378,16 @@ class LocalEngine:
         if self.indexed:
             self.con.execute(f"DROP SCHEMA IF EXISTS {INDEX_DATABASE} CASCADE")
             self.indexed = False
+
+    def set_memory_limit(self, limit: str) -> None:
+        """Change DuckDB's memory limit (``"640MB"``) for the queries that follow.
+
+        Raises:
+            ValueError: `limit` is not a size like ``512MB`` or ``1GB``.
+        """
+        if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", limit):
+            raise ValueError(f"not a memory size: {limit!r} (write e.g. 512MB)")
+        self.con.execute(f"SET memory_limit = '{limit}'")
 
     def __enter__(self) -> LocalEngine:
         return self

@@ -90,6 +90,9 @@ class RestoreOptions:
         bulk_load: let such a restore load the final rows straight into empty tables, where the
             target can (`restore.bulk`); False: through the guarded apply.
         bulk_connections: connections a bulk load uses at once (`restore.bulk_load`).
+        bulk_memory: the local engine's memory limit while it ranks and sorts a bulk load's rows
+            (the plan's index is gone by then): less spilled, at 1M revisions 20 -> 17 s into
+            PostgreSQL, peak RSS 600 -> 860 MiB.
     """
 
     tables: tuple[str, ...] = ()
@@ -111,6 +114,7 @@ class RestoreOptions:
     document_order: bool = True
     bulk_load: bool = True
     bulk_connections: int = 2
+    bulk_memory: str = "640MB"
 
     def identity(self) -> RunIdentity:
         """The options a resumed run must share with this one."""
@@ -539,7 +543,8 @@ def _bulk_restore(
     # built over the loaded rows at the end, not kept up row by row; a run killed before then
     # gets them back from ensure_schema when it is resumed
     target.drop_parity_indexes(restored, history=options.history)
-    engine.drop_index()  # planned: the bulk query's sort gets the engine's memory
+    engine.drop_index()  # planned: its memory goes to sorting the rows to load
+    engine.set_memory_limit(options.bulk_memory)
     progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
     try:
         with ExitStack() as connections:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
+import pytest
 
 from athena.local import LocalEngine
 
@@ -46,3 +47,12 @@ def test_partition_keys_stay_as_the_folders_spell_them_and_older_objects_lack_co
         # AND the views read the same documents as before
         current = engine.current().sort_by("doc_id").column("doc_id").to_pylist()
         assert current == original.current().sort_by("doc_id").column("doc_id").to_pylist()
+
+
+def test_a_memory_limit_is_a_size_or_refused(archived: Archived) -> None:
+    with LocalEngine.open(archived.archive, memory_limit="64MB") as engine:
+        engine.set_memory_limit("96MB")
+        limit = engine.con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert limit == "91.5 MiB"  # DuckDB reads MB as 10^6 bytes and shows MiB
+        with pytest.raises(ValueError, match="not a memory size"):
+            engine.set_memory_limit("1GB'; DROP TABLE x; --")
