@@ -8,11 +8,12 @@ newest one, so the rows every table must end with are known. Here they go from t
 to the target as Arrow batches, are written as CSV by pyarrow (in C++), and are loaded straight
 into the tables (PostgreSQL ``COPY``, MySQL ``LOAD DATA LOCAL INFILE``): no Python object per row.
 
-Safe to kill: each load is one transaction that also writes the checkpoint row (not completed,
-no block finished), so a killed run leaves a subset of the final rows and a checkpoint, and
-``--resume`` applies every revision in block order under the guards, which converges from any
-such subset. Chosen by `restore.runner` only when the tables are empty when the run starts
-(`Target.is_empty`), so no row is ever loaded twice.
+Safe to kill: before the first slice, `restore.runner` commits a checkpoint saying no block is
+finished, and each slice is one transaction (`restore.bulk_load`), so a killed run leaves a
+subset of the final rows and that checkpoint, and ``--resume`` applies every revision in block
+order under the guards, which converges from any such subset (and puts back the parity indexes
+the load dropped). Chosen only when the tables are empty when the run starts (`Target.is_empty`),
+so no row is ever loaded twice.
 """
 
 from __future__ import annotations
