@@ -545,8 +545,7 @@ def _bulk_restore(
     # built over the loaded rows at the end, not kept up row by row; a run killed before then
     # gets them back from ensure_schema when it is resumed
     target.drop_parity_indexes(restored, history=options.history)
-    engine.drop_index()  # planned: its memory goes to sorting the rows to load
-    engine.set_memory_limit(options.bulk_memory)
+    engine.drop_index()  # planned: its memory goes to sorting the rows to load (at bulk_memory)
     progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
     try:
         with ExitStack() as connections:
