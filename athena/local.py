@@ -59,7 +59,6 @@ __all__ = [
     "LOCAL_DATABASE",
     "ArchiveObject",
     "LocalEngine",
-    "blocks_dataset",
     "current",
     "history",
     "query",
@@ -174,10 +173,11 @@ def _scan_schema(columns: Sequence[Column]) -> pa.Schema:
 
 def _files_dataset(location: Location, columns: Sequence[Column], files: Sequence[str]) -> ds.Dataset:
     """A pyarrow dataset over these objects: partition keys from their paths, as typed strings."""
-    keys = pa.schema([pa.field(k.name, pa.string()) for k in PARTITION_KEYS])
+    schema = _scan_schema(columns)
+    keys = pa.schema([schema.field(k.name) for k in PARTITION_KEYS])
     return ds.dataset(
         list(files),
-        schema=_scan_schema(columns),
+        schema=schema,
         format="parquet",
         filesystem=location.fs,
         partitioning=ds.HivePartitioning(keys, segment_encoding="none"),
@@ -233,11 +233,6 @@ def revisions_dataset(
         StorageError: the archive cannot be listed.
     """
     return _record_dataset(archive, RecordType.REVISION_DETAILS, revisions_columns(), endpoint_url, keys)
-
-
-def blocks_dataset(archive: str | Path, *, endpoint_url: str | None = None) -> ds.Dataset:
-    """The archive's BLOCK_SUMMARY rows as a pyarrow dataset (see `revisions_dataset`)."""
-    return _record_dataset(archive, RecordType.BLOCK_SUMMARY, blocks_columns(), endpoint_url)
 
 
 def _table_view_sql(table: str, columns: Sequence[Column], raw: str, schema: str = LOCAL_DATABASE) -> str:

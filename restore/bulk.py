@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from restore.identifiers import TOMBSTONE_TABLE
+from restore.identifiers import TOMBSTONE_TABLE, target_tables
 from restore.plan_sql import render_plan_query
 
 if TYPE_CHECKING:
@@ -146,8 +146,7 @@ def render_is_empty(
     SELECT EXISTS (SELECT 1 FROM "P")
      OR EXISTS (SELECT 1 FROM "qldb_restore_tombstones" WHERE table_name = ANY(%s))
     """
-    tables = [n.current for n in names] + ([n.history for n in names] if history else [])
-    probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
+    probes = [f"SELECT 1 FROM {quote(t)}" for t in target_tables(names, history=history)]
     probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE {tombstone_filter}")
     return "SELECT " + " OR ".join(f"EXISTS ({p})" for p in probes)
 

@@ -32,6 +32,7 @@ __all__ = [
     "TableNames",
     "parse_table_map",
     "table_names",
+    "target_tables",
 ]
 
 HISTORY_SUFFIX: Final = "_history"
@@ -72,6 +73,16 @@ class TableNames:
     qldb: str
     current: str
     history: str
+
+
+def target_tables(names: Iterable[TableNames], *, history: bool) -> list[str]:
+    """The target tables of these QLDB tables: every current table, then (with `history`) every history one.
+
+    >>> target_tables([TableNames("P", "P", "P_history")], history=True)
+    ['P', 'P_history']
+    """
+    names = list(names)
+    return [n.current for n in names] + ([n.history for n in names] if history else [])
 
 
 def parse_table_map(pairs: Iterable[str]) -> dict[str, str]:

@@ -71,7 +71,7 @@ from restore.bulk import (
 )
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
-from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
+from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames, target_tables
 from restore.parity_columns import PARITY_INDEX, parity_column_ddl
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
 from restore.typed_columns import TypedEngine, render_typed_column
@@ -604,7 +604,7 @@ class MysqlTarget(Target):
         not finish, `drop_parity_indexes`) gets the index back; a table restored before the
         parity columns keeps its shape.
         """
-        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
+        tables = target_tables(names, history=history)
         try:
             with self._conn.cursor() as cur:
                 for statement in self.ddl(names, history=history):
@@ -629,7 +629,7 @@ class MysqlTarget(Target):
 
     def drop_parity_indexes(self, names: Sequence[TableNames], *, history: bool) -> None:
         """ALTER TABLE ... DROP INDEX for each table's parity index that exists."""
-        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
+        tables = target_tables(names, history=history)
         try:
             with self._conn.cursor() as cur:
                 cur.execute(

@@ -41,7 +41,7 @@ from restore.bulk import (
 )
 from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
-from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames
+from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames, target_tables
 from restore.parity_columns import PARITY_INDEX, parity_column_ddl, parity_index_name
 from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
 from restore.typed_columns import render_typed_column
@@ -387,7 +387,7 @@ class PostgresTarget(Target):
 
     def drop_parity_indexes(self, names: Sequence[TableNames], *, history: bool) -> None:
         """DROP INDEX IF EXISTS for each table's parity index, in one transaction."""
-        tables = [n.current for n in names] + ([n.history for n in names] if history else [])
+        tables = target_tables(names, history=history)
         try:
             for table in tables:
                 self._conn.execute(f"DROP INDEX IF EXISTS {quote(parity_index_name(table))}")
