@@ -12,8 +12,8 @@ Safe to kill: before the first slice, `restore.runner` commits a checkpoint sayi
 finished, and each slice is one transaction (`restore.bulk_load`), so a killed run leaves a
 subset of the final rows and that checkpoint, and ``--resume`` applies every revision in block
 order under the guards, which converges from any such subset (and puts back the parity indexes
-the load dropped). Chosen only when the tables are empty when the run starts (`Target.is_empty`),
-so no row is ever loaded twice.
+a PostgreSQL load drops while it runs). Chosen only when the tables are empty when the run
+starts (`Target.is_empty`), so no row is ever loaded twice.
 """
 
 from __future__ import annotations

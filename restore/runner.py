@@ -380,8 +380,9 @@ def build_plan(
     return plan, names
 
 
-GAP_CHECK_BLOCKS: Final = 100_000
-"""Blocks whose summaries are checked against the revisions at a time (bounds the check's memory)."""
+GAP_CHECK_BLOCKS: Final = 1_000_000
+"""Blocks whose summaries are checked against the revisions at a time (bounds the check's memory;
+each range re-reads the archive, so at 1M revisions 100,000 took 2.6 s where one range takes 1.8 s)."""
 
 
 def _missing_revisions(engine: LocalEngine, block_cut: int) -> list[dict[str, Any]]:
@@ -542,9 +543,10 @@ def _bulk_restore(
     )
     restored = [names[t.table_name] for t in plan.tables]
     retry(target, lambda: target.save_checkpoint(unfinished))
-    # built over the loaded rows at the end, not kept up row by row; a run killed before then
-    # gets them back from ensure_schema when it is resumed
-    target.drop_parity_indexes(restored, history=options.history)
+    if target.capabilities.bulk_index_rebuild:
+        # built over the loaded rows at the end, not kept up row by row; a run killed before then
+        # gets them back from ensure_schema when it is resumed
+        target.drop_parity_indexes(restored, history=options.history)
     engine.drop_index()  # planned: its memory goes to sorting the rows to load (at bulk_memory)
     progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
     try:

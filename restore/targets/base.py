@@ -96,6 +96,10 @@ class TargetCapabilities:
             with the archive's (`Target.compare_data_hashes`).
         bulk_insert: a first restore into empty tables may load their final rows straight into
             them (`Target.is_empty`, `Target.load_bulk`; `restore.bulk`).
+        bulk_index_rebuild: such a load drops the parity indexes first and builds them over the
+            loaded rows at the end (`Target.drop_parity_indexes`); False: they are kept up while
+            loading, where the server builds an index after the load more slowly than it keeps
+            one up during it.
     """
 
     engine: str
@@ -108,6 +112,7 @@ class TargetCapabilities:
     whole_journal: bool = False
     data_hash_check: bool = False
     bulk_insert: bool = False
+    bulk_index_rebuild: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +244,11 @@ class Target(ABC):
     def drop_parity_indexes(self, names: Sequence[TableNames], *, history: bool) -> None:
         """Drop the parity checksum indexes of these (empty) tables; `ensure_schema` adds them back.
 
-        A bulk load fills empty tables faster without them, and an index built over the loaded rows
-        costs a fraction of one kept up row by row.
+        Where a bulk load fills empty tables faster without them and an index built over the loaded
+        rows costs a fraction of one kept up row by row (``bulk_index_rebuild``).
 
         Raises:
-            UnsupportedTargetError: the target has no bulk load (``bulk_insert`` is False).
+            UnsupportedTargetError: the target does not rebuild them (``bulk_index_rebuild`` is False).
             TargetError: classified as for `apply`.
         """
         from restore.errors import UnsupportedTargetError

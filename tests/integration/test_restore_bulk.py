@@ -234,19 +234,26 @@ def _parity_indexed(target: Target, table: str) -> bool:
     return int(target.query(sql, (table, index))[0][0]) > 0
 
 
-def test_the_parity_indexes_are_built_after_the_load_and_come_back_after_a_kill(
+def test_the_parity_indexes_are_there_after_the_load_and_come_back_when_missing(
     simulated_archive: SimulatedArchive, bulk_target: Target
 ) -> None:
-    # GIVEN a bulk load, which drops the parity indexes of the empty tables while it loads
+    # GIVEN a bulk load (PostgreSQL drops the parity indexes of the empty tables while it loads
+    # and builds them at the end; MariaDB keeps them up)
     url = bulk_target.url
     report = run_restore(simulated_archive.archive, url, RestoreOptions(history=True))
     assert report.method == "bulk load"
     names = names_for(bulk_target, "DriversLicense", "Person", "Vehicle", "VehicleRegistration")
     tables = [t for n in names.values() for t in (n.current, n.history)]
-    # THEN every table has its index again when the restore completes
+    # THEN every table has its index when the restore completes
     assert all(_parity_indexed(bulk_target, t) for t in tables)
-    # AND a run killed before the end (indexes dropped) gets them back from the schema check
-    bulk_target.drop_parity_indexes(list(names.values()), history=True)
+    # AND tables left without them (a load killed before the end; a hand) get them back from the
+    # schema check
+    if bulk_target.capabilities.bulk_index_rebuild:
+        bulk_target.drop_parity_indexes(list(names.values()), history=True)
+    else:
+        quote = bulk_target.capabilities.quote
+        for table in tables:
+            bulk_target.query(f"ALTER TABLE {quote(table)} DROP INDEX parity_checksums", ())
     assert not any(_parity_indexed(bulk_target, t) for t in tables)
     bulk_target.ensure_schema(list(names.values()), history=True)
     assert all(_parity_indexed(bulk_target, t) for t in tables)
