@@ -2,11 +2,12 @@
 
 The same .sql files as Athena (`athena.views`) run here after
 ``sqlglot.transpile(sql, read="athena", write="duckdb")``; a bad translation is fixed in the .sql,
-never here. The archive (a folder or ``s3://bucket/prefix``, see `open_location`) is read object
-by object: only the REVISION_DETAILS objects (``p_record_type=revision_details``), with the
-archive schema's types. A folder's objects are read by DuckDB's own Parquet reader
-(`_create_native_scan`: faster, and within DuckDB's memory limit); an S3 prefix's through a
-pyarrow dataset, not DuckDB's httpfs (which cannot be installed everywhere).
+never here (the one rewrite made here is for speed: `athena.lateral_unnest`). The archive (a
+folder or ``s3://bucket/prefix``, see `open_location`) is read object by object: only the
+REVISION_DETAILS objects (``p_record_type=revision_details``), with the archive schema's types.
+A folder's objects are read by DuckDB's own Parquet reader (`_create_native_scan`: faster, and
+within DuckDB's memory limit); an S3 prefix's through a pyarrow dataset, not DuckDB's httpfs
+(which cannot be installed everywhere).
 
 What makes DuckDB see what Athena sees:
 
@@ -50,6 +51,7 @@ import sqlglot.errors
 
 from athena.ddl import BLOCKS_TABLE, REVISIONS_TABLE, blocks_columns, revisions_columns
 from athena.errors import LocalQueryError
+from athena.lateral_unnest import unnest_in_select_list
 from athena.views import VIEW_NAMES, check_database_name, render_query, render_view
 from firehose_transform.schema import PARTITION_KEYS, Column, Kind, RecordType, arrow_schema
 from firehose_transform.storage import Location, open_location
@@ -92,10 +94,10 @@ def to_duckdb(sql: str) -> str:
     >>> to_duckdb("SELECT doc_id FROM current WHERE tx_time <= TIMESTAMP '2019-12-11 07:20:51.245'")
     "SELECT doc_id FROM current WHERE tx_time <= CAST('2019-12-11 07:20:51.245' AS TIMESTAMP(3))"
     """
-    statements = sqlglot.transpile(sql, read="athena", write="duckdb")
+    statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
     if len(statements) != 1:
         raise ValueError(f"expected one SQL statement, got {len(statements)}")
-    return statements[0]
+    return unnest_in_select_list(statements[0]).sql(dialect="duckdb")
 
 
 def _record_infos(fs: pafs.FileSystem, root: str, record_type: RecordType) -> list[pafs.FileInfo]:
