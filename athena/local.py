@@ -61,6 +61,7 @@ __all__ = [
     "LOCAL_DATABASE",
     "ArchiveObject",
     "LocalEngine",
+    "check_memory_limit",
     "current",
     "history",
     "query",
@@ -243,6 +244,20 @@ def _table_view_sql(table: str, columns: Sequence[Column], raw: str, schema: str
     return f"CREATE OR REPLACE VIEW {schema}.{table} AS SELECT * REPLACE ({replace}) FROM {raw}"
 
 
+def check_memory_limit(limit: str) -> str:
+    """`limit` if it is a memory size DuckDB reads (``512MB``, ``1.5GB``, ``800MiB``).
+
+    Raises:
+        ValueError: it is not.
+
+    >>> check_memory_limit("640MB")
+    '640MB'
+    """
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", limit):
+        raise ValueError(f"not a memory size: {limit!r} (write e.g. 512MB)")
+    return limit
+
+
 def _utc_naive(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         return moment
@@ -295,7 +310,9 @@ class LocalEngine:
             con = duckdb.connect()
         else:
             scratch = tempfile.TemporaryDirectory(prefix="qldb-archive-duckdb-")
-            con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": scratch.name})
+            con = duckdb.connect(
+                config={"memory_limit": check_memory_limit(memory_limit), "temp_directory": scratch.name}
+            )
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET python_enable_replacements = false")  # never read the caller's Python variables
         for macro in TRINO_MACROS:
@@ -382,9 +399,7 @@ class LocalEngine:
         Raises:
             ValueError: `limit` is not a size like ``512MB`` or ``1GB``.
         """
-        if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", limit):
-            raise ValueError(f"not a memory size: {limit!r} (write e.g. 512MB)")
-        self.con.execute(f"SET memory_limit = '{limit}'")
+        self.con.execute(f"SET memory_limit = '{check_memory_limit(limit)}'")
 
     def __enter__(self) -> LocalEngine:
         return self

@@ -388,6 +388,21 @@ def _parse_time(text: str) -> dt.datetime:
     return moment if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+def _memory_limits(limit: str | None) -> tuple[str, str]:
+    """--memory-limit as RestoreOptions' engine_memory and bulk_memory (none given: their defaults)."""
+    from athena.local import check_memory_limit
+    from restore.runner import RestoreOptions
+
+    if limit is None:
+        defaults = RestoreOptions()
+        return defaults.engine_memory, defaults.bulk_memory
+    try:
+        check_memory_limit(limit)
+    except ValueError as exc:
+        raise QldbArchiveError(f"--memory-limit: {exc}") from None
+    return limit, limit
+
+
 @app.command()
 def restore(
     archive: ArchiveArgument,
@@ -448,6 +463,14 @@ def restore(
             "(its bulk load; each slice is its own transaction).",
         ),
     ] = 2,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="The local engine's (DuckDB's) memory limit, e.g. 512MB or 2GB; past it, it spills to "
+            "a temporary folder. Default 320MB, and 640MB for a bulk load. Lower it on a small "
+            "machine; raise it to spill less on a large archive.",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option(help="Print the plan (counts per table, gaps, target DDL); write nothing.")
     ] = False,
@@ -486,6 +509,7 @@ def restore(
             raise QldbArchiveError("give --as-of-block or --as-of-time, not both")
         if settle_minutes is not None and not incremental:
             raise QldbArchiveError("--settle-minutes goes with --incremental")
+        engine_memory, bulk_memory = _memory_limits(memory_limit)
         options = RestoreOptions(
             tables=tuple(table or ()),
             table_map=parse_table_map(table_map or ()),
@@ -501,6 +525,8 @@ def restore(
             bulk_connections=connections,
             dry_run=dry_run,
             typed=typed,
+            engine_memory=engine_memory,
+            bulk_memory=bulk_memory,
         )
         try:
             result = run_restore(

@@ -253,3 +253,20 @@ def test_restore_and_parity_read_archive_and_target_from_the_environment(
     missing = runner.invoke(app, ["parity"], env={"QLDB_ARCHIVE_URL": "", "QLDB_ARCHIVE_TARGET_URL": ""})
     assert missing.exit_code == 2
     assert "Missing argument 'archive'" in missing.output
+
+
+def test_restore_takes_a_memory_limit_and_refuses_one_it_cannot_read(
+    archived: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # GIVEN a small machine's limit THEN the restore runs within it
+    small = runner.invoke(
+        app, ["restore", str(archived[1]), f"sqlite:///{tmp_path}/small.db", "-q", "--memory-limit", "96MB"]
+    )
+    assert small.exit_code == 0, small.output
+    # AND a limit that is not a size stops it before anything is written, saying how to write one
+    bad = runner.invoke(
+        app, ["restore", str(archived[1]), f"sqlite:///{tmp_path}/bad.db", "-q", "--memory-limit", "lots"]
+    )
+    assert bad.exit_code == 2
+    assert "--memory-limit" in bad.output and "512MB" in bad.output
+    assert not (tmp_path / "bad.db").exists()
