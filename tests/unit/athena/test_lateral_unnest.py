@@ -20,8 +20,8 @@ ROWS = [
 def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("CREATE SCHEMA s")
-    con.execute("CREATE TABLE s.t (k INTEGER, j VARCHAR)")
-    con.executemany("INSERT INTO s.t VALUES (?, ?)", ROWS)
+    con.execute("CREATE TABLE s.t (k INTEGER, j VARCHAR, e VARCHAR)")  # e: also the element's name
+    con.executemany("INSERT INTO s.t VALUES (?, ?, 'column e')", ROWS)
     return con
 
 
@@ -32,6 +32,7 @@ def test_one_row_per_element_and_none_for_an_empty_or_null_array(con: duckdb.Duc
         "WHERE b.k <> 4 ORDER BY b.k, h"
     )
     assert "CROSS JOIN" not in sql  # the rewrite applied
+    # (e is the element, as in Trino, though the table has a column e too)
     assert con.sql(sql).fetchall() == [(1, "a", "1"), (1, None, "2")]
 
 
@@ -42,8 +43,15 @@ def test_other_shapes_are_left_as_sqlglot_translates_them(con: duckdb.DuckDBPyCo
         "WITH ORDINALITY AS u (e, n) ORDER BY b.k, n"
     )
     assert "CROSS JOIN" in ordinal
+    # a star, or b.e (the table's column, not the element), would read differently from a derived table
+    for select in ("*", "b.e, u.e"):
+        kept = to_duckdb(
+            f"SELECT {select} FROM s.t AS b CROSS JOIN UNNEST(CAST(json_parse(b.j) AS ARRAY(JSON))) AS u (e)"
+        )
+        assert "CROSS JOIN" in kept
+    assert con.sql(kept).fetchall()[0][0] == "column e"
     two_joins = to_duckdb(
-        "SELECT b.k, e FROM s.t AS b JOIN s.t AS c ON c.k = b.k "
+        "SELECT b.k, u.e FROM s.t AS b JOIN s.t AS c ON c.k = b.k "
         "CROSS JOIN UNNEST(CAST(json_parse(b.j) AS ARRAY(JSON))) AS u (e)"
     )
     assert "CROSS JOIN" in two_joins
