@@ -2,7 +2,7 @@
 
 The I/O edge of the restore. The archive is read through `athena.local.LocalEngine` (DuckDB over
 the Parquet, a folder or S3) with the plan SQL of `restore.plan_sql`; the target is any
-`restore.targets.Target`. Memory stays flat: the archive is read one chunk of whole blocks at a
+`restore.targets.Target`. Memory stays bounded: the archive is read one chunk of whole blocks at a
 time (`plan_chunks`, about `chunk_revisions` revisions), and each chunk is applied in batches of
 about `batch_revisions`, each batch in one transaction with its checkpoint row.
 """
@@ -84,7 +84,8 @@ class RestoreOptions:
         typed: also give each current table generated columns for its documents' top-level fields,
             with the types of the typed views (`restore.typed_columns`).
         engine_memory: the local engine's memory limit (DuckDB spills to a temporary folder past
-            it), so a restore's memory stays flat however large the archive.
+            it), so a restore's memory stays bounded however large the archive: it grows with the
+            archive until DuckDB reaches the limit (at 1M revisions), then stays there.
         document_order: let a first, full restore apply the archive in document order, only the
             final states without history (`first_full_restore`); False: always in block order.
         bulk_load: let such a restore load the final rows straight into empty tables, where the
