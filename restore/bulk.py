@@ -18,7 +18,7 @@ starts (`Target.is_empty`), so no row is ever loaded twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -38,6 +38,7 @@ __all__ = [
     "BulkRows",
     "bulk_batches",
     "render_is_empty",
+    "slice_loads",
     "split_bulk_rows",
     "to_csv",
 ]
@@ -129,6 +130,19 @@ def split_bulk_rows(batch: pa.RecordBatch | pa.Table, *, history: bool) -> list[
             )
         )
     return parts
+
+
+def slice_loads(
+    parts: Sequence[BulkRows], names: Mapping[str, TableNames]
+) -> Iterator[tuple[str, str, tuple[str, ...], pa.Table]]:
+    """What one transaction loads, in order: (the slice it is for, target table, its CSV columns, rows).
+
+    The first item names the slice in messages (`BulkRows.where`): a target's ``load_bulk`` keeps
+    the last one it took, so an error names the slice being loaded.
+    """
+    for part in parts:
+        for table, columns, rows in part.loads(names[part.table_name]):
+            yield part.where, table, columns, rows
 
 
 def render_is_empty(

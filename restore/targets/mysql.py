@@ -67,6 +67,7 @@ from restore.bulk import (
     TOMBSTONE_COLUMNS,
     BulkRows,
     render_is_empty,
+    slice_loads,
     to_csv,
 )
 from restore.checkpoint import Checkpoint, RunIdentity
@@ -718,10 +719,8 @@ class MysqlTarget(Target):
         where = parts[0].where if parts else "bulk-loading"
         try:
             with self._conn.cursor() as cur:
-                for part in parts:
-                    where = part.where
-                    for table, columns, rows in part.loads(names[part.table_name]):
-                        self._load_rows(cur, table, columns, rows, where)
+                for where, table, columns, rows in slice_loads(parts, names):
+                    self._load_rows(cur, table, columns, rows, where)
             self._conn.commit()
         except pymysql.err.MySQLError as exc:
             self._rollback()

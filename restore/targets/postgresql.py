@@ -37,6 +37,7 @@ from restore.bulk import (
     HISTORY_COLUMNS,
     BulkRows,
     render_is_empty,
+    slice_loads,
     to_csv,
 )
 from restore.checkpoint import Checkpoint, RunIdentity
@@ -402,10 +403,8 @@ class PostgresTarget(Target):
         where = parts[0].where if parts else "bulk-loading"
         try:
             with self._conn.cursor() as cur:
-                for part in parts:
-                    where = part.where
-                    for table, columns, rows in part.loads(names[part.table_name]):
-                        self._copy_csv(cur, table, columns, rows)
+                for where, table, columns, rows in slice_loads(parts, names):  # noqa: B007 (where: named by an error)
+                    self._copy_csv(cur, table, columns, rows)
             self._conn.commit()
         except psycopg.Error as exc:
             self._rollback()
