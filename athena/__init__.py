@@ -29,7 +29,14 @@ from athena.ddl import (
     revisions_columns,
 )
 from athena.deploy import DeployPlan, DeployStep, TypedViewSpec, deploy, render_plan, steps_sql
-from athena.errors import AthenaError, DeployError, InvalidNameError, LocalQueryError, UnknownSqlError
+from athena.errors import (
+    AthenaError,
+    DeployError,
+    EngineMemoryError,
+    InvalidNameError,
+    LocalQueryError,
+    UnknownSqlError,
+)
 from athena.typed import TypedColumn, infer_columns, infer_table_columns, render_typed_view
 from athena.views import QUERY_NAMES, VIEW_NAMES, render_query, render_view
 
@@ -58,6 +65,7 @@ __all__ = [
     "DeployError",
     "DeployPlan",
     "DeployStep",
+    "EngineMemoryError",
     "InvalidNameError",
     "LocalEngine",
     "LocalQueryError",

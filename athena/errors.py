@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from journal.errors import QldbArchiveError
 
-__all__ = ["AthenaError", "DeployError", "InvalidNameError", "LocalQueryError", "UnknownSqlError"]
+__all__ = [
+    "AthenaError",
+    "DeployError",
+    "EngineMemoryError",
+    "InvalidNameError",
+    "LocalQueryError",
+    "UnknownSqlError",
+]
 
 
 class AthenaError(QldbArchiveError):
@@ -45,11 +52,33 @@ class LocalQueryError(AthenaError):
         archive: the archive the query ran on.
     """
 
-    def __init__(self, reason: str, *, archive: str) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        archive: str,
+        hint: str = "write it in Athena (Trino) SQL against revisions, history, current or committed",
+    ) -> None:
         self.reason, self.archive = reason, archive
+        super().__init__(f"cannot run the query on the archive {archive}: {reason}; {hint}")
+
+
+class EngineMemoryError(LocalQueryError):
+    """The local engine needed more memory than its limit allows, even spilling to disk.
+
+    Attributes:
+        reason: DuckDB's message.
+        archive: the archive the query ran on.
+        limit: the engine's memory limit as it was set (``"640MB"``).
+    """
+
+    def __init__(self, reason: str, *, archive: str, limit: str) -> None:
+        self.limit = limit
         super().__init__(
-            f"cannot run the query on the archive {archive}: {reason}; "
-            "write it in Athena (Trino) SQL against revisions, history, current or committed"
+            reason,
+            archive=archive,
+            hint=f"the local engine's memory limit is {limit}: give it more "
+            "(qldb-archive restore --memory-limit 1GB) or free memory on this machine",
         )
 
 

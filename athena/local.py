@@ -36,7 +36,7 @@ import datetime as dt
 import logging
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -50,7 +50,7 @@ import sqlglot
 import sqlglot.errors
 
 from athena.ddl import BLOCKS_TABLE, REVISIONS_TABLE, blocks_columns, revisions_columns
-from athena.errors import LocalQueryError
+from athena.errors import EngineMemoryError, LocalQueryError
 from athena.lateral_unnest import unnest_in_select_list
 from athena.views import VIEW_NAMES, check_database_name, render_query, render_view
 from firehose_transform.schema import PARTITION_KEYS, Column, Kind, RecordType, arrow_schema
@@ -62,6 +62,7 @@ __all__ = [
     "ArchiveObject",
     "LocalEngine",
     "check_memory_limit",
+    "memory_limit_bytes",
     "current",
     "history",
     "query",
@@ -258,6 +259,23 @@ def check_memory_limit(limit: str) -> str:
     return limit
 
 
+_UNITS: Final = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+
+
+def memory_limit_bytes(limit: str) -> int:
+    """The bytes a memory size means to DuckDB (KB, MB, GB are powers of 1000; KiB... of 1024).
+
+    Raises:
+        ValueError: `limit` is not a memory size (`check_memory_limit`).
+
+    >>> memory_limit_bytes("640MB"), memory_limit_bytes("1.5 GiB")
+    (640000000, 1610612736)
+    """
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(\w+)", check_memory_limit(limit))
+    assert match is not None  # checked above
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
 def _utc_naive(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         return moment
@@ -279,12 +297,14 @@ class LocalEngine:
         con: the DuckDB connection (in memory, spilling to `scratch` past its memory limit).
         scratch: a temporary folder for what DuckDB spills, removed by `close`.
         indexed: `index_history` has run.
+        memory_limit: DuckDB's memory limit as set (``"640MB"``); None: DuckDB's default.
     """
 
     archive: str
     con: duckdb.DuckDBPyConnection
     scratch: tempfile.TemporaryDirectory[str] | None = None
     indexed: bool = False
+    memory_limit: str | None = None
 
     @classmethod
     def open(
@@ -335,7 +355,7 @@ class LocalEngine:
             con.execute(_table_view_sql(table, columns, raw))
         for name in VIEW_NAMES:
             con.execute(to_duckdb(render_view(name, database=LOCAL_DATABASE)))
-        return cls(str(archive), con, scratch)
+        return cls(str(archive), con, scratch, memory_limit=memory_limit)
 
     def attach_revisions(self, schema: str, dataset: ds.Dataset) -> None:
         """Make `dataset` (e.g. `revisions_dataset` of some objects) the table ``schema.revisions``.
@@ -367,10 +387,13 @@ class LocalEngine:
             r[0] for r in self.con.sql(f"DESCRIBE {LOCAL_DATABASE}.{view}").fetchall() if r[0] not in exclude
         ]
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        self.con.execute(
-            f"CREATE OR REPLACE TABLE {schema}.{view} AS "
-            f"SELECT {', '.join(columns)} FROM {LOCAL_DATABASE}.{view}"
-        )
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE {schema}.{view} AS "
+                f"SELECT {', '.join(columns)} FROM {LOCAL_DATABASE}.{view}"
+            )
+        except duckdb.Error as exc:
+            raise self._query_error(exc) from None
         for name in (BLOCKS_TABLE, REVISIONS_TABLE):
             self.con.execute(
                 f"CREATE OR REPLACE VIEW {schema}.{name} AS SELECT * FROM {LOCAL_DATABASE}.{name}"
@@ -400,6 +423,7 @@ class LocalEngine:
             ValueError: `limit` is not a size like ``512MB`` or ``1GB``.
         """
         self.con.execute(f"SET memory_limit = '{check_memory_limit(limit)}'")
+        self.memory_limit = limit
 
     def __enter__(self) -> LocalEngine:
         return self
@@ -417,7 +441,7 @@ class LocalEngine:
             local_sql = to_duckdb(sql)
             return self.con.sql(local_sql, params=list(params) or None).to_arrow_table()
         except (sqlglot.errors.SqlglotError, duckdb.Error, ValueError) as exc:
-            raise LocalQueryError(str(exc).splitlines()[0], archive=self.archive) from None
+            raise self._query_error(exc) from None
 
     def query_batches(
         self, sql: str, params: Sequence[object] = (), *, rows: int = 10_000
@@ -429,9 +453,25 @@ class LocalEngine:
         """
         try:
             local_sql = to_duckdb(sql)
-            return self.con.sql(local_sql, params=list(params) or None).to_arrow_reader(rows)
+            reader = self.con.sql(local_sql, params=list(params) or None).to_arrow_reader(rows)
         except (sqlglot.errors.SqlglotError, duckdb.Error, ValueError) as exc:
-            raise LocalQueryError(str(exc).splitlines()[0], archive=self.archive) from None
+            raise self._query_error(exc) from None
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from reader
+            except (duckdb.Error, OSError) as exc:  # DuckDB's errors while streaming reach pyarrow as OSError
+                raise self._query_error(exc) from None
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def _query_error(self, exc: Exception) -> LocalQueryError:
+        """The error to raise for `exc`: running out of memory names the limit and what to do."""
+        reason = str(exc).splitlines()[0]
+        if isinstance(exc, duckdb.OutOfMemoryException) or reason.startswith("Out of Memory Error"):
+            limit = self.memory_limit or "DuckDB's default, 80% of this machine's memory"
+            return EngineMemoryError(reason, archive=self.archive, limit=limit)
+        return LocalQueryError(reason, archive=self.archive)
 
     def current(
         self,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pyarrow.parquet as pq
 import pytest
 
+from athena.errors import EngineMemoryError
 from athena.local import LocalEngine
 
 if TYPE_CHECKING:
@@ -56,3 +57,18 @@ def test_a_memory_limit_is_a_size_or_refused(archived: Archived) -> None:
         assert limit == "91.5 MiB"  # DuckDB reads MB as 10^6 bytes and shows MiB
         with pytest.raises(ValueError, match="not a memory size"):
             engine.set_memory_limit("1GB'; DROP TABLE x; --")
+
+
+def test_running_out_of_memory_names_the_limit_and_what_to_do(archived: Archived) -> None:
+    # GIVEN an engine with little memory and a query that cannot spill (one list of 20M numbers)
+    sql = "SELECT array_agg(x) AS xs FROM UNNEST(sequence(1, 20000000)) AS t(x)"
+    with LocalEngine.open(archived.archive, memory_limit="16MB") as engine:
+        # WHEN it runs, whole or streamed, THEN the error says so, with the limit and the option to raise
+        for run in (engine.query, engine.query_batches):
+            with pytest.raises(EngineMemoryError) as caught:
+                run(sql)
+            assert caught.value.limit == "16MB"
+            assert "memory limit is 16MB" in str(caught.value)
+            assert "--memory-limit" in str(caught.value)
+        # AND the engine still answers what fits
+        assert engine.query("SELECT count(*) AS n FROM revisions").column("n")[0].as_py() > 0
