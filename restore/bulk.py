@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from athena.local import LocalEngine
     from restore.identifiers import TableNames
+    from restore.plan import DocumentRange
 
 __all__ = [
     "CURRENT_COLUMNS",
@@ -169,6 +170,7 @@ def bulk_batches(
     engine: LocalEngine,
     *,
     block_cut: int,
+    ranges: Sequence[DocumentRange],
     tables: Sequence[str],
     history: bool,
     rows: int,
@@ -176,13 +178,16 @@ def bulk_batches(
 ) -> Iterator[list[BulkRows]]:
     """The final rows of every selected table, streamed in slices of about `rows` archive rows.
 
-    Each yielded list is what one transaction loads (a slice may span two QLDB tables).
+    Each yielded list is what one transaction loads (a slice may span two QLDB tables). The
+    engine ranks and sorts one document range at a time (`restore.plan.DocumentRange`).
     """
     selection = list(tables)
     sql = render_plan_query("plan_bulk_rows", database=database)
-    for batch in engine.query_batches(sql, [block_cut, selection, selection, history], rows=rows):
-        if batch.num_rows:
-            yield split_bulk_rows(batch, history=history)
+    for document_range in ranges:
+        params = [*document_range.params, block_cut, selection, selection, history]
+        for batch in engine.query_batches(sql, params, rows=rows):
+            if batch.num_rows:
+                yield split_bulk_rows(batch, history=history)
 
 
 def to_csv(table: pa.Table, *, null: str, booleans_as_integers: bool = False) -> pa.Buffer:

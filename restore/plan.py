@@ -18,11 +18,13 @@ from restore.errors import ConflictError, GapError, RestoreError
 __all__ = [
     "NO_BLOCK_CUT",
     "Chunk",
+    "DocumentRange",
     "Gap",
     "GapKind",
     "RestorePlan",
     "TablePlan",
     "check_plan",
+    "document_ranges",
     "format_shard",
     "in_shard",
     "parse_shard",
@@ -85,6 +87,39 @@ class Chunk:
     first_block: int
     last_block: int
     revisions: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRange:
+    """Documents read in document order together: from `first_doc` up to `next_first` (exclusive).
+
+    A first restore sorts one range at a time (``plan_document_ranges``), so what the engine
+    holds at once does not grow with the archive.
+
+    Attributes:
+        first_doc: the range's first doc_id.
+        next_first: the next range's first doc_id; None for the last range.
+        revisions: the revisions of its documents.
+    """
+
+    first_doc: str
+    next_first: str | None
+    revisions: int
+
+    @property
+    def params(self) -> list[object]:
+        """Its parameters of the document-order queries: ``doc_id >= ? AND (doc_id < ? OR ? IS NULL)``."""
+        return [self.first_doc, self.next_first, self.next_first]
+
+
+def document_ranges(starts: Sequence[tuple[str, int]]) -> list[DocumentRange]:
+    """Ranges from ``plan_document_ranges``' rows: each range's first doc_id and revisions, in order.
+
+    >>> [(r.first_doc, r.next_first) for r in document_ranges([("a", 5), ("m", 4)])]
+    [('a', 'm'), ('m', None)]
+    """
+    nexts = [first for first, _ in starts[1:]] + [None]
+    return [DocumentRange(first, after, n) for (first, n), after in zip(starts, nexts, strict=True)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,6 +23,7 @@ PLAN_QUERIES: Final[tuple[str, ...]] = (
     "plan_block_for_time",
     "plan_chunks",
     "plan_block_range",
+    "plan_document_ranges",
     "plan_final_state",
     "plan_document_order",
     "plan_bulk_rows",

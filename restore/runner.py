@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from athena.local import INDEX_DATABASE, LOCAL_DATABASE, LocalEngine
+from athena.local import INDEX_DATABASE, LOCAL_DATABASE, LocalEngine, memory_limit_bytes
 from athena.typed import infer_table_columns
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
@@ -35,10 +35,12 @@ from restore.ledger_archive import add_revision_ion, attach_blocks, read_blocks,
 from restore.plan import (
     NO_BLOCK_CUT,
     Chunk,
+    DocumentRange,
     Gap,
     RestorePlan,
     TablePlan,
     check_plan,
+    document_ranges,
     format_shard,
     in_shard,
     keep_gaps,
@@ -91,6 +93,8 @@ class RestoreOptions:
         bulk_load: let such a restore load the final rows straight into empty tables, where the
             target can (`restore.bulk`); False: through the guarded apply.
         bulk_connections: connections a bulk load uses at once (`restore.bulk_load`).
+        range_revisions: revisions a first restore ranks and sorts at once, a range of whole
+            documents (`read_document_ranges`); None: as many as sort within the memory limit.
         bulk_memory: the local engine's memory limit for a restore that may load in bulk, from
             its plan to the sort of the rows it loads (the plan's index is gone by then): less
             spilled; at 1M revisions into PostgreSQL 20 -> 17 s with history, 10 -> 9 s without,
@@ -117,6 +121,7 @@ class RestoreOptions:
     bulk_load: bool = True
     bulk_connections: int = 2
     bulk_memory: str = "640MB"
+    range_revisions: int | None = None
 
     def identity(self) -> RunIdentity:
         """The options a resumed run must share with this one."""
@@ -398,6 +403,26 @@ def _missing_revisions(engine: LocalEngine, block_cut: int) -> list[dict[str, An
     return found
 
 
+RANGE_BYTES_PER_REVISION: Final = 2_000
+"""What one revision costs the local engine when a range is ranked and sorted in document order,
+about (its JSON, its other columns, the sort's own), so that a range of memory limit / this
+revisions sorts within the limit: 160k revisions at 320MB, 320k at 640MB. At 1M revisions a
+single range could not be sorted within 160MB at all (DuckDB: "failed to pin block")."""
+
+
+def read_document_ranges(
+    engine: LocalEngine, plan: RestorePlan, options: RestoreOptions, *, memory: str
+) -> list[DocumentRange]:
+    """The plan's documents in ranges of `RestoreOptions.range_revisions` revisions.
+
+    By default as many as sort within `memory` (`RANGE_BYTES_PER_REVISION`).
+    """
+    size = options.range_revisions or max(1_000, memory_limit_bytes(memory) // RANGE_BYTES_PER_REVISION)
+    selection = list(options.tables)
+    rows = _rows(_query(engine, "plan_document_ranges", [size, plan.block_cut, selection, selection]))
+    return document_ranges([(str(r["first_doc"]), int(r["revisions"])) for r in rows])
+
+
 def revision_rows(table: pa.Table | pa.RecordBatch, shard: tuple[int, int]) -> list[RevisionRow]:
     """Rows of `plan_revisions`' columns as RevisionRows, this shard's only, content hashes computed."""
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
@@ -465,14 +490,19 @@ def _chunk_batches(
 
 
 def _document_order_batches(
-    engine: LocalEngine, plan: RestorePlan, options: RestoreOptions, *, final_state: bool
+    engine: LocalEngine,
+    plan: RestorePlan,
+    options: RestoreOptions,
+    ranges: Sequence[DocumentRange],
+    *,
+    final_state: bool,
 ) -> Iterator[tuple[list[RevisionBatch], int, int]]:
     """A first restore's batches in document order, streamed; as `_chunk_batches` yields.
 
     `final_state`: only each document's newest revision (`plan_final_state`: no history is kept,
     so the others change nothing); else every revision (`plan_document_order`). Each batch is
     about `batch_revisions` rows; the block it reports is the plan's last, reached only when
-    every batch is applied.
+    every batch is applied. One document range (`read_document_ranges`) is read at a time.
     """
     selection = list(options.tables)
     if final_state:
@@ -481,11 +511,14 @@ def _document_order_batches(
         name, params = "plan_document_order", [plan.block_cut, selection, selection]
     sql = render_plan_query(name, database=LOCAL_DATABASE)  # reads data_json: not the index
     last_block = plan.chunks[-1].last_block if plan.chunks else plan.start_after
-    for record_batch in engine.query_batches(sql, params, rows=options.batch_revisions):
-        rows = revision_rows(record_batch, options.shard)
-        if rows:
-            first = min(r.block_seq for r in rows)
-            yield [RevisionBatch(tuple(rows), first, max(r.block_seq for r in rows))], last_block, len(rows)
+    for document_range in ranges:
+        for record_batch in engine.query_batches(
+            sql, [*document_range.params, *params], rows=options.batch_revisions
+        ):
+            rows = revision_rows(record_batch, options.shard)
+            if rows:
+                first, last = min(r.block_seq for r in rows), max(r.block_seq for r in rows)
+                yield [RevisionBatch(tuple(rows), first, last)], last_block, len(rows)
 
 
 def first_full_restore(options: RestoreOptions, target: Target, saved: Checkpoint | None) -> bool:
@@ -548,6 +581,7 @@ def _bulk_restore(
         # built over the loaded rows at the end, not kept up row by row; a run killed before then
         # gets them back from ensure_schema when it is resumed
         target.drop_parity_indexes(restored, history=options.history)
+    ranges = read_document_ranges(engine, plan, options, memory=options.bulk_memory)
     engine.drop_index()  # planned: its memory goes to sorting the rows to load (at bulk_memory)
     progress.start("restore", total=plan.revisions_to_apply, unit="revisions")
     try:
@@ -561,6 +595,7 @@ def _bulk_restore(
                 bulk_batches(
                     engine,
                     block_cut=plan.block_cut,
+                    ranges=ranges,
                     tables=options.tables,
                     history=options.history,
                     rows=options.batch_revisions,
@@ -729,7 +764,9 @@ def run_restore(
         if bulk:
             return _bulk_restore(engine, target, plan, names, options, report, progress, started)
         if document_order:
-            steps = _document_order_batches(engine, plan, options, final_state=final_state)
+            ranges = read_document_ranges(engine, plan, options, memory=options.engine_memory)
+            engine.drop_index()  # planned: its memory goes to sorting each range
+            steps = _document_order_batches(engine, plan, options, ranges, final_state=final_state)
             total = sum(t.documents for t in plan.tables) if final_state else plan.revisions_to_apply
             progress.start("restore", total=total, unit="documents" if final_state else "revisions")
         else:

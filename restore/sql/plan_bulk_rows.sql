@@ -1,6 +1,7 @@
 -- plan_bulk_rows: every revision up to block ? (inclusive), once, in document order, as the tables keep it.
 --
--- Parameters: the block cut, the table selection twice, then whether to keep every revision (true:
+-- Parameters: the range (its first document, then the next range's twice: NULL for the last;
+-- `plan_document_ranges`), the block cut, the table selection twice, then whether to keep every revision (true:
 -- history is restored) or only each document's newest. What a first restore into empty tables
 -- loads in bulk (restore.bulk): the copy kept of a revision is the `history` view's; is_final
 -- marks a document's newest revision up to the cut (its current row when live or redacted, its
@@ -35,7 +36,8 @@ FROM (
         h.data_json,
         h.version = max(h.version) OVER (PARTITION BY h.ledger, h.doc_id) AS is_final
     FROM {database}.history AS h
-    WHERE h.block_seq <= ? AND (cardinality(?) = 0 OR contains(?, h.table_name))
+    WHERE h.doc_id >= ? AND (h.doc_id < ? OR ? IS NULL)
+        AND h.block_seq <= ? AND (cardinality(?) = 0 OR contains(?, h.table_name))
 ) AS b
 WHERE b.is_final OR ?
 ORDER BY b.table_name, b.doc_id, b.version

@@ -75,8 +75,8 @@ def test_full_restore_equals_truth_and_views(
     truth = simulated_archive.truth("history")
     assert {t["kind"] for t in truth} == {"live", "deleted", "redacted"}
     # WHEN it is restored with history, into empty tables: loaded in bulk where the target can,
-    # or through the guarded apply in document order
-    options = RestoreOptions(history=True, batch_revisions=300, bulk_load=bulk_load)
+    # or through the guarded apply in document order; read in ranges of about 97 revisions
+    options = RestoreOptions(history=True, batch_revisions=300, bulk_load=bulk_load, range_revisions=97)
     report = run_restore(simulated_archive.archive, target_url, options)
     assert report.completed
     with open_target(target_url) as target:
@@ -234,9 +234,11 @@ def test_final_state_and_block_order_leave_the_same_tables(
     truth = simulated_archive.truth("history")
     shortcut, replay = new_target_url(), new_target_url()
     # WHEN one is restored by a shortcut (the final rows in bulk, or the final states through the
-    # guarded apply) and the other by every revision in block order
+    # guarded apply; read in ranges of about 53 revisions) and the other by every revision in block order
     fast = run_restore(
-        simulated_archive.archive, shortcut, RestoreOptions(batch_revisions=200, bulk_load=bulk_load)
+        simulated_archive.archive,
+        shortcut,
+        RestoreOptions(batch_revisions=200, bulk_load=bulk_load, range_revisions=53),
     )
     slow = run_restore(
         simulated_archive.archive, replay, RestoreOptions(batch_revisions=200, document_order=False)
