@@ -86,6 +86,14 @@ def test_full_restore_equals_truth_and_views(
         assert report.batches > 1  # several slices: rows of one document may straddle two
     assert report.revisions_applied == len(truth)
     assert sum(t.duplicates_skipped for t in report.tables) > 0
+    # AND the report counts each table's documents and revisions as the truth has them
+    assert {t.table_name: (t.documents, t.revisions) for t in report.tables} == {
+        table: (
+            len({t["doc_id"] for t in truth if t["table"] == table}),
+            sum(1 for t in truth if t["table"] == table),
+        )
+        for table in TABLES
+    }
     with open_target(target_url) as target:
         # THEN current tables equal the truth's final state
         assert_current_equals(target, expected_current(truth))
