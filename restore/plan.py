@@ -28,6 +28,7 @@ __all__ = [
     "format_shard",
     "in_shard",
     "parse_shard",
+    "range_revisions",
     "split_batches",
 ]
 
@@ -120,6 +121,23 @@ def document_ranges(starts: Sequence[tuple[str, int]]) -> list[DocumentRange]:
     """
     nexts = [first for first, _ in starts[1:]] + [None]
     return [DocumentRange(first, after, n) for (first, n), after in zip(starts, nexts, strict=True)]
+
+
+RANGE_BYTES_PER_REVISION: Final = 1_600
+"""What one revision costs the local engine, beyond its JSON counted twice, when a range is ranked
+and sorted in document order (its other columns, the window's and the sort's own), about. On the
+DMV ledger (192 characters of JSON a revision) that is ~2 KB: 80k revisions a range at 160MB,
+320k at 640MB. At 1M revisions one range could not be sorted within 160MB at all (DuckDB:
+"failed to pin block"); in ranges it could, and at 640MB ranges were as fast or faster."""
+
+
+def range_revisions(memory_bytes: int, *, json_chars: float) -> int:
+    """Revisions a document range may hold to sort within `memory_bytes` (at least 100).
+
+    >>> range_revisions(160_000_000, json_chars=192), range_revisions(160_000_000, json_chars=100_000)
+    (80645, 793)
+    """
+    return max(100, memory_bytes // (RANGE_BYTES_PER_REVISION + 2 * round(json_chars)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
