@@ -123,19 +123,21 @@ def document_ranges(starts: Sequence[tuple[str, int]]) -> list[DocumentRange]:
     return [DocumentRange(first, after, n) for (first, n), after in zip(starts, nexts, strict=True)]
 
 
-RANGE_BYTES_PER_REVISION: Final = 1_600
+RANGE_BYTES_PER_REVISION: Final = 400
 """What one revision costs the local engine, beyond its JSON counted twice, when a range is ranked
 and sorted in document order (its other columns, the window's and the sort's own), about. On the
-DMV ledger (192 characters of JSON a revision) that is ~2 KB: 80k revisions a range at 160MB,
-320k at 640MB. At 1M revisions one range could not be sorted within 160MB at all (DuckDB:
-"failed to pin block"); in ranges it could, and at 640MB ranges were as fast or faster."""
+DMV ledger (192 characters of JSON a revision) that is 784 bytes, near the 720 measured when 1M
+revisions were sorted with no limit: 204k revisions a range at 160MB, 816k at 640MB. At 1M
+revisions one range could not be sorted within 160MB at all (DuckDB: "failed to pin block"); five
+could, in 3.1 s (three, spilling: 3.9 s). At 640MB the bulk rows without history took 2.3 s in
+one range, spilling, and 1.8 s with no limit."""
 
 
 def range_revisions(memory_bytes: int, *, json_chars: float) -> int:
     """Revisions a document range may hold to sort within `memory_bytes` (at least 100).
 
     >>> range_revisions(160_000_000, json_chars=192), range_revisions(160_000_000, json_chars=100_000)
-    (80645, 793)
+    (204081, 798)
     """
     return max(100, memory_bytes // (RANGE_BYTES_PER_REVISION + 2 * round(json_chars)))
 
