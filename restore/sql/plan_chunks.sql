@@ -1,7 +1,7 @@
 -- plan_chunks: the blocks after ? up to ? cut into runs of about ? revisions, in block order.
 --
--- Parameters: the block to start after (the checkpoint), the block cut, the chunk size, then the
--- table selection twice. The restore reads one chunk at a time (`plan_revisions`), so memory
+-- Parameters: the chunk size, the block to start after (the checkpoint), the block cut, then the
+-- table selection twice (in the order the statement reads them). The restore reads one chunk at a time (`plan_revisions`), so memory
 -- stays flat however large the archive; a block is never split between chunks.
 SELECT MIN(c.block_seq) AS first_block, MAX(c.block_seq) AS last_block, SUM(c.n) AS revisions
 FROM (
