@@ -303,6 +303,7 @@ class LocalEngine:
         scratch: a temporary folder for what DuckDB spills, removed by `close`.
         indexed: `index_history` has run.
         memory_limit: DuckDB's memory limit as set (``"640MB"``); None: DuckDB's default.
+        local_archive: the archive is a folder on this machine (read again cheaply), not on S3.
     """
 
     archive: str
@@ -310,6 +311,7 @@ class LocalEngine:
     scratch: tempfile.TemporaryDirectory[str] | None = None
     indexed: bool = False
     memory_limit: str | None = None
+    local_archive: bool = True
 
     @classmethod
     def open(
@@ -360,7 +362,8 @@ class LocalEngine:
             con.execute(_table_view_sql(table, columns, raw))
         for name in VIEW_NAMES:
             con.execute(to_duckdb(render_view(name, database=LOCAL_DATABASE)))
-        return cls(str(archive), con, scratch, memory_limit=memory_limit)
+        local = isinstance(location.fs, pafs.LocalFileSystem)
+        return cls(str(archive), con, scratch, memory_limit=memory_limit, local_archive=local)
 
     def attach_revisions(self, schema: str, dataset: ds.Dataset) -> None:
         """Make `dataset` (e.g. `revisions_dataset` of some objects) the table ``schema.revisions``.

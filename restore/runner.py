@@ -414,9 +414,13 @@ def read_document_ranges(
     """The plan's documents in ranges of `RestoreOptions.range_revisions` revisions.
 
     By default as many as sort within `memory`, for the archive's average JSON length (one
-    pass over that column: 0.08 s at 1M revisions; `range_revisions`).
+    pass over that column: 0.08 s at 1M revisions; `range_revisions`), when the archive is a
+    folder here. An archive on S3 is one range by default: each range reads the archive again,
+    which from S3 is a download, so there the engine sorts it all at once, spilling to disk.
     """
     size = options.range_revisions
+    if size is None and not engine.local_archive:
+        return [DocumentRange("", None, plan.revisions_to_apply)]
     if size is None:
         average = engine.query(
             f"SELECT avg(length(r.data_json)) AS chars FROM {LOCAL_DATABASE}.revisions AS r"
