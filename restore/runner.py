@@ -91,8 +91,8 @@ class RestoreOptions:
         engine_memory: the local engine's memory limit (DuckDB spills to a temporary folder past
             it), so a restore's memory stays bounded however large the archive: it grows with the
             archive until DuckDB reaches the limit (at 1M revisions), then stays there. A first
-            restore sorts one document range at a time (`read_document_ranges`), so even a low
-            limit is enough (at 1M revisions with history: 160MB, peak RSS 374 MiB).
+            restore from a folder sorts one document range at a time (`read_document_ranges`),
+            so even a low limit is enough (1M revisions with history: 160MB, peak RSS 374 MiB).
         document_order: let a first, full restore apply the archive in document order, only the
             final states without history (`first_full_restore`); False: always in block order.
         bulk_load: let such a restore load the final rows straight into empty tables, where the
