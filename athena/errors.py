@@ -69,17 +69,19 @@ class EngineMemoryError(LocalQueryError):
     Attributes:
         reason: DuckDB's message.
         archive: the archive the query ran on.
-        limit: the engine's memory limit as it was set (``"640MB"``).
+        limit: the engine's memory limit as it was set (``"640MB"``); None: DuckDB's default
+            (80% of the machine's memory), which only more memory can raise.
     """
 
-    def __init__(self, reason: str, *, archive: str, limit: str) -> None:
+    def __init__(self, reason: str, *, archive: str, limit: str | None) -> None:
         self.limit = limit
-        super().__init__(
-            reason,
-            archive=archive,
-            hint=f"the local engine's memory limit is {limit}: give it more "
-            "(qldb-archive restore --memory-limit 1GB) or free memory on this machine",
+        hint = (
+            f"the local engine's memory limit is {limit}: give it more "
+            "(qldb-archive restore --memory-limit 1GB) or free memory on this machine"
+            if limit is not None
+            else "the local engine had 80% of this machine's memory: free memory, or use a larger machine"
         )
+        super().__init__(reason, archive=archive, hint=hint)
 
 
 class DeployError(AthenaError):

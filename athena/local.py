@@ -477,8 +477,7 @@ class LocalEngine:
         """The error to raise for `exc`: running out of memory names the limit and what to do."""
         reason = str(exc).splitlines()[0]
         if isinstance(exc, duckdb.OutOfMemoryException) or reason.startswith("Out of Memory Error"):
-            limit = self.memory_limit or "DuckDB's default, 80% of this machine's memory"
-            return EngineMemoryError(reason, archive=self.archive, limit=limit)
+            return EngineMemoryError(reason, archive=self.archive, limit=self.memory_limit)
         return LocalQueryError(reason, archive=self.archive)
 
     def current(

@@ -72,3 +72,11 @@ def test_running_out_of_memory_names_the_limit_and_what_to_do(archived: Archived
             assert "--memory-limit" in str(caught.value)
         # AND the engine still answers what fits
         assert engine.query("SELECT count(*) AS n FROM revisions").column("n")[0].as_py() > 0
+
+
+def test_running_out_of_the_default_memory_does_not_point_at_an_option_the_command_lacks() -> None:
+    # GIVEN an engine opened without a limit (query, parity, verify: DuckDB's default, 80% of RAM)
+    error = EngineMemoryError("Out of Memory Error: x", archive="/a", limit=None)
+    # THEN the error says what to do without naming restore's --memory-limit
+    assert "--memory-limit" not in str(error)
+    assert "80% of this machine's memory" in str(error)
