@@ -245,6 +245,25 @@ def _table_view_sql(table: str, columns: Sequence[Column], raw: str, schema: str
     return f"CREATE OR REPLACE VIEW {schema}.{table} AS SELECT * REPLACE ({replace}) FROM {raw}"
 
 
+_UNITS: Final = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+"""The memory units DuckDB reads: KB, MB, GB are powers of 1000; KiB, MiB, GiB of 1024."""
+
+
+def memory_limit_bytes(limit: str) -> int:
+    """The bytes a memory size means to DuckDB (``512MB``, ``1.5 GiB``).
+
+    Raises:
+        ValueError: `limit` is not a memory size.
+
+    >>> memory_limit_bytes("640MB"), memory_limit_bytes("1.5 GiB")
+    (640000000, 1610612736)
+    """
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(\w+)", limit)
+    if match is None or match.group(2) not in _UNITS:
+        raise ValueError(f"not a memory size: {limit!r} (write e.g. 512MB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
 def check_memory_limit(limit: str) -> str:
     """`limit` if it is a memory size DuckDB reads (``512MB``, ``1.5GB``, ``800MiB``).
 
@@ -254,26 +273,8 @@ def check_memory_limit(limit: str) -> str:
     >>> check_memory_limit("640MB")
     '640MB'
     """
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", limit):
-        raise ValueError(f"not a memory size: {limit!r} (write e.g. 512MB)")
+    memory_limit_bytes(limit)
     return limit
-
-
-_UNITS: Final = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
-
-
-def memory_limit_bytes(limit: str) -> int:
-    """The bytes a memory size means to DuckDB (KB, MB, GB are powers of 1000; KiB... of 1024).
-
-    Raises:
-        ValueError: `limit` is not a memory size (`check_memory_limit`).
-
-    >>> memory_limit_bytes("640MB"), memory_limit_bytes("1.5 GiB")
-    (640000000, 1610612736)
-    """
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(\w+)", check_memory_limit(limit))
-    assert match is not None  # checked above
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def _utc_naive(moment: dt.datetime) -> dt.datetime:

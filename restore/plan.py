@@ -100,12 +100,10 @@ class DocumentRange:
     Attributes:
         first_doc: the range's first doc_id.
         next_first: the next range's first doc_id; None for the last range.
-        revisions: the revisions of its documents.
     """
 
     first_doc: str
     next_first: str | None
-    revisions: int
 
     @property
     def params(self) -> list[object]:
@@ -113,14 +111,13 @@ class DocumentRange:
         return [self.first_doc, self.next_first, self.next_first]
 
 
-def document_ranges(starts: Sequence[tuple[str, int]]) -> list[DocumentRange]:
-    """Ranges from ``plan_document_ranges``' rows: each range's first doc_id and revisions, in order.
+def document_ranges(starts: Sequence[str]) -> list[DocumentRange]:
+    """Ranges from ``plan_document_ranges``' rows: each range's first doc_id, in order.
 
-    >>> [(r.first_doc, r.next_first) for r in document_ranges([("a", 5), ("m", 4)])]
+    >>> [(r.first_doc, r.next_first) for r in document_ranges(["a", "m"])]
     [('a', 'm'), ('m', None)]
     """
-    nexts = [first for first, _ in starts[1:]] + [None]
-    return [DocumentRange(first, after, n) for (first, n), after in zip(starts, nexts, strict=True)]
+    return [DocumentRange(first, after) for first, after in zip(starts, [*starts[1:], None], strict=True)]
 
 
 RANGE_BYTES_PER_REVISION: Final = 400

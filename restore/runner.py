@@ -420,7 +420,7 @@ def read_document_ranges(
     """
     size = options.range_revisions
     if size is None and not engine.local_archive:
-        return [DocumentRange("", None, plan.revisions_to_apply)]
+        return [DocumentRange("", None)]
     if size is None:
         average = engine.query(
             f"SELECT avg(length(r.data_json)) AS chars FROM {LOCAL_DATABASE}.revisions AS r"
@@ -428,7 +428,7 @@ def read_document_ranges(
         size = range_revisions(memory_limit_bytes(memory), json_chars=average.as_py() or 0.0)
     selection = list(options.tables)
     rows = _rows(_query(engine, "plan_document_ranges", [size, plan.block_cut, selection, selection]))
-    return document_ranges([(str(r["first_doc"]), int(r["revisions"])) for r in rows])
+    return document_ranges([str(r["first_doc"]) for r in rows])
 
 
 def revision_rows(table: pa.Table | pa.RecordBatch, shard: tuple[int, int]) -> list[RevisionRow]:

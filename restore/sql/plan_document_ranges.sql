@@ -4,8 +4,8 @@
 -- reads the archive in document order one range at a time (`plan_document_order`,
 -- `plan_final_state` and `plan_bulk_rows` take a range's first document and the next range's),
 -- so what the engine ranks and sorts at once is one range however large the archive; a document
--- is never split between ranges. Each row is a range: its first document and its revisions.
-SELECT MIN(d.doc_id) AS first_doc, SUM(d.n) AS revisions
+-- is never split between ranges. Each row is a range: its first document.
+SELECT MIN(d.doc_id) AS first_doc
 FROM (
     SELECT
         per_doc.doc_id,
