@@ -619,7 +619,8 @@ def _bulk_restore(
     )
     restored = [names[t.table_name] for t in plan.tables]
     retry(target, lambda: target.save_checkpoint(unfinished))
-    if target.capabilities.bulk_index_rebuild:
+    rows = sum(t.documents for t in plan.tables) + (plan.revisions_to_apply if options.history else 0)
+    if target.rebuilds_parity_indexes(rows):
         # built over the loaded rows at the end, not kept up row by row; a run killed before then
         # gets them back from ensure_schema when it is resumed
         target.drop_parity_indexes(restored, history=options.history)

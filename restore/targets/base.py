@@ -96,10 +96,9 @@ class TargetCapabilities:
             with the archive's (`Target.compare_data_hashes`).
         bulk_insert: a first restore into empty tables may load their final rows straight into
             them (`Target.is_empty`, `Target.load_bulk`; `restore.bulk`).
-        bulk_index_rebuild: such a load drops the parity indexes first and builds them over the
-            loaded rows at the end (`Target.drop_parity_indexes`); False: they are kept up while
-            loading, where the server builds an index after the load more slowly than it keeps
-            one up during it.
+        bulk_index_rebuild: such a load can drop the parity indexes first and build them over the
+            loaded rows at the end (`Target.drop_parity_indexes`); whether it does is
+            `Target.rebuilds_parity_indexes`. False: they are always kept up while loading.
     """
 
     engine: str
@@ -241,11 +240,18 @@ class Target(ABC):
 
         raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no bulk load")
 
+    def rebuilds_parity_indexes(self, rows: int) -> bool:
+        """Whether a bulk load of `rows` rows drops the parity indexes and builds them at the end.
+
+        By default what ``bulk_index_rebuild`` says; a target may decide by the load's size.
+        """
+        return self.capabilities.bulk_index_rebuild
+
     def drop_parity_indexes(self, names: Sequence[TableNames], *, history: bool) -> None:
         """Drop the parity checksum indexes of these (empty) tables; `ensure_schema` adds them back.
 
         Where a bulk load fills empty tables faster without them and an index built over the loaded
-        rows costs a fraction of one kept up row by row (``bulk_index_rebuild``).
+        rows costs a fraction of one kept up row by row (`rebuilds_parity_indexes`).
 
         Raises:
             UnsupportedTargetError: the target does not rebuild them (``bulk_index_rebuild`` is False).

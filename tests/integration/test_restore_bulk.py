@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -24,6 +24,7 @@ from restore.errors import TerminalTargetError
 from restore.parity_columns import parity_index_name
 from restore.runner import RestoreOptions, apply_with_retry, run_restore
 from restore.targets import Target, open_target
+from restore.targets.mysql import MysqlTarget
 from tests.integration.test_restore_acceptance import assert_current_equals, expected_current
 from tests.integration.test_restore_targets import (
     A0,
@@ -40,6 +41,7 @@ from tests.integration.test_restore_targets import (
 )
 
 if TYPE_CHECKING:
+    from restore.identifiers import TableNames
     from tests.integration.conftest import SimulatedArchive
 
 
@@ -238,7 +240,7 @@ def test_the_parity_indexes_are_there_after_the_load_and_come_back_when_missing(
     simulated_archive: SimulatedArchive, bulk_target: Target
 ) -> None:
     # GIVEN a bulk load (PostgreSQL drops the parity indexes of the empty tables while it loads
-    # and builds them at the end; MariaDB keeps them up)
+    # and builds them at the end; MariaDB keeps them up while they fit in its buffer pool)
     url = bulk_target.url
     report = run_restore(simulated_archive.archive, url, RestoreOptions(history=True))
     assert report.method == "bulk load"
@@ -248,12 +250,37 @@ def test_the_parity_indexes_are_there_after_the_load_and_come_back_when_missing(
     assert all(_parity_indexed(bulk_target, t) for t in tables)
     # AND tables left without them (a load killed before the end; a hand) get them back from the
     # schema check
-    if bulk_target.capabilities.bulk_index_rebuild:
-        bulk_target.drop_parity_indexes(list(names.values()), history=True)
-    else:
-        quote = bulk_target.capabilities.quote
-        for table in tables:
-            bulk_target.query(f"ALTER TABLE {quote(table)} DROP INDEX parity_checksums", ())
+    bulk_target.drop_parity_indexes(list(names.values()), history=True)
     assert not any(_parity_indexed(bulk_target, t) for t in tables)
     bulk_target.ensure_schema(list(names.values()), history=True)
     assert all(_parity_indexed(bulk_target, t) for t in tables)
+
+
+def test_mariadb_builds_the_parity_indexes_after_a_load_that_would_outgrow_its_buffer_pool(
+    simulated_archive: SimulatedArchive, mysql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the running server: a small load's indexes fit in its buffer pool, a billion rows' do not
+    with open_target(mysql_url) as target:
+        assert not target.rebuilds_parity_indexes(1_000)
+        assert target.rebuilds_parity_indexes(1_000_000_000)
+    # AND a server whose buffer pool is (as the restore reads it) too small for this archive's
+    dropped: list[list[str]] = []
+    drop = MysqlTarget.drop_parity_indexes
+
+    def spy(self: MysqlTarget, names: Sequence[TableNames], *, history: bool) -> None:
+        assert self.is_empty(names, history=history)  # dropped before the first row, not after
+        dropped.append([n.current for n in names])
+        drop(self, names, history=history)
+
+    monkeypatch.setattr(MysqlTarget, "rebuilds_parity_indexes", lambda self, rows: rows > 10)
+    monkeypatch.setattr(MysqlTarget, "drop_parity_indexes", spy)
+    # WHEN the archive is restored with history
+    report = run_restore(simulated_archive.archive, mysql_url, RestoreOptions(history=True))
+    # THEN it loaded in bulk without the indexes, and every table has its index at the end
+    assert report.method == "bulk load"
+    assert dropped == [["DriversLicense", "Person", "Vehicle", "VehicleRegistration"]]
+    with open_target(mysql_url) as target:
+        names = names_for(target, "DriversLicense", "Person", "Vehicle", "VehicleRegistration")
+        assert all(_parity_indexed(target, t) for n in names.values() for t in (n.current, n.history))
+        # AND the state is the truth's
+        assert_current_equals(target, expected_current(simulated_archive.truth("history")))
