@@ -767,9 +767,9 @@ class MysqlTarget(Target):
                     "WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME = %s",
                     (PARITY_INDEX_NAME,),
                 )
-                indexed = {str(r[0]) for r in cur.fetchall()}
+                indexed = {str(r[0]).lower() for r in cur.fetchall()}  # as ensure_schema compares them
                 for table in tables:
-                    if table in indexed:
+                    if table.lower() in indexed:
                         cur.execute(f"ALTER TABLE {quote(table)} DROP INDEX {PARITY_INDEX_NAME}")
             self._conn.commit()
         except pymysql.err.MySQLError as exc:
