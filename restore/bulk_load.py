@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from restore.identifiers import TableNames
     from restore.targets import Target
 
-__all__ = ["load_slices"]
+__all__ = ["ensure_schema_over", "load_slices", "share_out"]
 
 Retry = Callable[["Target", Callable[[], None]], int]
 """Runs one transaction on a target, retrying transient errors; returns the retries it took."""
@@ -99,3 +99,43 @@ def load_slices(
                 future.cancel()
             raise
     return committed, retries
+
+
+def share_out(sizes: Mapping[str, int], workers: int) -> list[list[str]]:
+    """Split the keys of `sizes` into `workers` lists of about equal total size (largest first).
+
+    >>> share_out({"a": 5, "b": 4, "c": 3, "d": 2}, 2)
+    [['a', 'd'], ['b', 'c']]
+    >>> share_out({"a": 1}, 3)
+    [['a']]
+    """
+    totals = [0] * max(1, workers)
+    shares: list[list[str]] = [[] for _ in totals]
+    for key in sorted(sizes, key=lambda k: (-sizes[k], k)):
+        least = totals.index(min(totals))
+        totals[least] += sizes[key]
+        shares[least].append(key)
+    return [keys for keys in shares if keys]
+
+
+def ensure_schema_over(
+    loaders: Sequence[Target], names: Sequence[TableNames], sizes: Mapping[str, int], *, history: bool
+) -> None:
+    """`Target.ensure_schema` of `names`, their tables shared out over the connections at once.
+
+    After a bulk load that dropped the parity indexes (`Target.rebuilds_parity_indexes`), this is
+    where they are built again; MariaDB builds an index on one core, so two connections build two
+    tables' at a time (at 1M revisions 2.96 s one table after another). `sizes`: rows per QLDB table.
+    """
+    by_table = {n.qldb: n for n in names}
+    shares = share_out({t: sizes.get(t, 0) for t in by_table}, len(loaders))
+    if len(shares) <= 1:
+        loaders[0].ensure_schema(list(names), history=history)
+        return
+    with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="bulk-index") as pool:
+        futures = [
+            pool.submit(loader.ensure_schema, [by_table[t] for t in share], history=history)
+            for loader, share in zip(loaders, shares, strict=False)
+        ]
+        for future in futures:
+            future.result()

@@ -28,7 +28,7 @@ from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
 from restore.batch import RevisionBatch, RevisionRow, batch_effects
 from restore.bulk import bulk_batches
-from restore.bulk_load import load_slices
+from restore.bulk_load import ensure_schema_over, load_slices
 from restore.checkpoint import Checkpoint, RunIdentity, resume_point
 from restore.content import content_hash
 from restore.errors import ConflictError, GapError, RestoreError, TransientTargetError
@@ -648,7 +648,9 @@ def _bulk_restore(
                 retry=retry,
                 on_loaded=lambda parts: progress.advance(sum(p.revisions for p in parts)),
             )
-        target.ensure_schema(restored, history=options.history)  # the parity indexes, over every row
+            # the parity indexes, over every row, where they were dropped; on every connection
+            sizes = {t.table_name: t.revisions for t in plan.tables}
+            ensure_schema_over(loaders, restored, sizes, history=options.history)
         last_block = plan.chunks[-1].last_block if plan.chunks else plan.start_after
         final = Checkpoint(
             restore_id=options.restore_id, identity=identity, last_block_seq=last_block, completed=True
