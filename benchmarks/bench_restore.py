@@ -16,7 +16,10 @@ included):
   time <= 2x baseline B (which writes ~1/5 of the rows and no history).
 
 Peak RSS must stay under 1 GiB and flat with size: `--rss-sizes 100000,1000000` restores
-archives of those sizes into SQLite and prints each child's peak RSS. Targets whose server is
+archives of those sizes into SQLite and prints each child's peak RSS and time, at the default
+memory limit and at each of `--rss-limits` (``--memory-limit`` values, e.g. ``160MB,128MB``),
+with the growth from the smallest size to the largest: memory is bounded by the limit, and a
+lower limit flattens it at a cost in time. Targets whose server is
 unreachable are skipped with a note, except under CI=true, where that fails the run.
 """
 
@@ -260,6 +263,9 @@ def main() -> None:
     parser.add_argument("--targets", default="mysql,postgresql", help="comma-separated: mysql, postgresql")
     parser.add_argument("--sample", type=int, default=50_000, help="revisions for baseline A")
     parser.add_argument("--rss-sizes", default="", help="comma-separated sizes for the RSS check (SQLite)")
+    parser.add_argument(
+        "--rss-limits", default="", help="comma-separated --memory-limit values to repeat the RSS check at"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     from firehose_transform.handler import logger
@@ -303,13 +309,25 @@ def main() -> None:
                 "current_only_speedup_vs_a": round(scaled / current_only["seconds"], 1),
                 "current_only_ratio_vs_b": round(current_only["seconds"] / bulk_s, 2),
             }
-        rss: dict[str, float] = {}
-        for size in [int(s) for s in args.rss_sizes.split(",") if s]:
-            sized = archive if size == args.size else build_archive(size, Path(tmp) / f"rss-{size}")
-            result = child_restore(sized, f"sqlite:///{tmp}/rss-{size}.db")
-            rss[str(size)] = round(result["peak_rss_mib"], 1)
+        sizes = [int(s) for s in args.rss_sizes.split(",") if s]
+        archives = {
+            size: archive if size == args.size else build_archive(size, Path(tmp) / f"rss-{size}")
+            for size in sizes
+        }
+        by_limit: dict[str, dict[str, dict[str, float]]] = {}
+        for limit in ["default", *[x for x in args.rss_limits.split(",") if x]] if sizes else []:
+            extra = () if limit == "default" else ("--memory-limit", limit)
+            by_limit[limit] = {}
+            for size, sized in archives.items():
+                result = child_restore(sized, f"sqlite:///{tmp}/rss-{limit}-{size}.db", *extra)
+                by_limit[limit][str(size)] = {
+                    "peak_rss_mib": round(result["peak_rss_mib"], 1),
+                    "seconds": round(result["seconds"], 2),
+                }
+        rss = {size: f["peak_rss_mib"] for size, f in by_limit.get("default", {}).items()}
         if rss:
             figures["sqlite_peak_rss_mib_by_size"] = rss
+            figures["sqlite_rss_by_memory_limit"] = by_limit
     if args.json:
         print(json.dumps(figures))
         return
@@ -337,8 +355,14 @@ def main() -> None:
             f"{f['current_only_seconds']} s, peak RSS {f['current_only_peak_rss_mib']} MiB -> "
             f"{f['current_only_speedup_vs_a']}x faster than A, {f['current_only_ratio_vs_b']} x B"
         )
-    if rss:
-        print("  peak RSS by archive size (SQLite): " + ", ".join(f"{k}: {v} MiB" for k, v in rss.items()))
+    for limit, by_size in by_limit.items():
+        runs = list(by_size.values())
+        growth = f" ({runs[-1]['peak_rss_mib'] / runs[0]['peak_rss_mib'] - 1:+.0%})" if len(runs) > 1 else ""
+        print(
+            f"  peak RSS by archive size (SQLite, --memory-limit {limit}): "
+            + ", ".join(f"{k}: {v['peak_rss_mib']} MiB in {v['seconds']} s" for k, v in by_size.items())
+            + growth
+        )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ TINY: dict[str, list[str]] = {
     "bench_handler.py": ["--size", "500"],
     "bench_parquet.py": ["--size", "500"],
     "bench_views.py": ["--size", "500"],
-    "bench_restore.py": ["--size", "400", "--sample", "100", "--rss-sizes", "400"],
+    "bench_restore.py": ["--size", "400", "--sample", "100", "--rss-sizes", "400", "--rss-limits", "160MB"],
     "bench_parity.py": ["--size", "300"],
     "bench_live.py": ["--size", "300"],
 }
