@@ -18,7 +18,7 @@ starts (`Target.is_empty`), so no row is ever loaded twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -147,12 +147,19 @@ def slice_loads(
 
 
 def render_is_empty(
-    names: Sequence[TableNames], *, history: bool, quote: Callable[[str], str], tombstone_filter: str
-) -> str:
+    names: Sequence[TableNames],
+    *,
+    history: bool,
+    quote: Callable[[str], str],
+    tombstone_filter: str,
+    existing: Collection[str] | None = None,
+) -> str | None:
     r"""One SELECT that is true when any of these tables, or the tombstones of their QLDB tables, has a row.
 
     `tombstone_filter` is the engine's test of ``table_name`` against the QLDB names (its only
-    parameter); table names enter only through `quote`.
+    parameter); table names enter only through `quote`. With `existing`, only the tables named
+    there are read (one that does not exist holds no row, as in a dry run before any table is
+    created); None when none of them exists.
 
     >>> from restore.identifiers import TableNames
     >>> sql = render_is_empty([TableNames("P", "P", "P_history")], history=False, quote=lambda n: f'"{n}"',
@@ -160,9 +167,16 @@ def render_is_empty(
     >>> print(sql.replace(" OR ", "\n OR "))
     SELECT EXISTS (SELECT 1 FROM "P")
      OR EXISTS (SELECT 1 FROM "qldb_restore_tombstones" WHERE table_name = ANY(%s))
+    >>> render_is_empty([TableNames("P", "P", "P_history")], history=True, quote=str, tombstone_filter="",
+    ...     existing={"P_history"})
+    'SELECT EXISTS (SELECT 1 FROM P_history)'
     """
-    probes = [f"SELECT 1 FROM {quote(t)}" for t in target_tables(names, history=history)]
-    probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE {tombstone_filter}")
+    tables = [t for t in target_tables(names, history=history) if existing is None or t in existing]
+    probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
+    if existing is None or TOMBSTONE_TABLE in existing:
+        probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE {tombstone_filter}")
+    if not probes:
+        return None
     return "SELECT " + " OR ".join(f"EXISTS ({p})" for p in probes)
 
 

@@ -260,7 +260,8 @@ class RestoreReport:
             lines.append(f"  the restore would be refused: {self.refused}")
         if self.plan is not None and self.dry_run:
             lines.append(
-                f"  {self.plan.revisions_to_apply:,} revisions to apply in {len(self.plan.chunks)} chunk(s)"
+                f"  {self.plan.revisions_to_apply:,} revisions to apply in {len(self.plan.chunks)} chunk(s), "
+                f"{self.method}"
             )
             lines.append("  target DDL:")
             lines.extend(f"    {s};" for s in (*self.plan.ddl, *self.typed_ddl))
@@ -597,6 +598,23 @@ def bulk_load_possible(options: RestoreOptions, target: Target, saved: Checkpoin
     )
 
 
+def choose_method(
+    options: RestoreOptions, target: Target, saved: Checkpoint | None, restored: Sequence[TableNames]
+) -> str:
+    """How the run applies the archive: ``bulk load``, ``final state``, ``document order``, ``block order``.
+
+    A first, full restore loads in bulk where the target can and its tables hold no row yet
+    (`bulk_load_possible`; a table not yet created holds none); else it applies in document order
+    (`first_full_restore`), only each document's final state without history; anything else
+    (a resumed, incremental or sharded run, or a ledger) applies in block order.
+    """
+    if bulk_load_possible(options, target, saved) and target.is_empty(restored, history=options.history):
+        return "bulk load"
+    if first_full_restore(options, target, saved):
+        return "document order" if options.history else "final state"
+    return "block order"
+
+
 def _bulk_restore(
     engine: LocalEngine,
     target: Target,
@@ -786,26 +804,19 @@ def run_restore(
             if options.dry_run:
                 report.typed_ddl += target.typed_column_ddl(names[table], columns)
         if options.dry_run:
+            report.method = choose_method(options, target, saved, [names[t.table_name] for t in plan.tables])
             report.take_planned_counts(documents=True)
             report.elapsed_seconds = time.perf_counter() - started
             return report
         target.ensure_schema([names[t.table_name] for t in plan.tables], history=options.history)
         for table, (columns, _) in typed.items():
             target.add_typed_columns(names[table], columns)
-        document_order = first_full_restore(options, target, saved)
-        documents = DocumentTally(contiguous=document_order)
-        final_state = document_order and not options.history
         restored = [names[t.table_name] for t in plan.tables]
-        bulk = may_bulk_load and target.is_empty(restored, history=options.history)
-        report.method = (
-            "bulk load"
-            if bulk
-            else "final state"
-            if final_state
-            else "document order"
-            if document_order
-            else "block order"
-        )
+        report.method = choose_method(options, target, saved, restored)
+        bulk = report.method == "bulk load"
+        final_state = report.method == "final state"
+        document_order = final_state or report.method == "document order"
+        documents = DocumentTally(contiguous=document_order)
         if bulk:
             return _bulk_restore(engine, target, plan, names, options, report, progress, started)
         if document_order:

@@ -719,17 +719,31 @@ class MysqlTarget(Target):
             raise
 
     def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
-        """Whether the tables and their tombstones hold no row."""
+        """Whether the tables and their tombstones hold no row (a table not yet created holds none)."""
         if not names:
             return True
         marks = ", ".join(["%s"] * len(names))
-        query = render_is_empty(
-            names, history=history, quote=quote, tombstone_filter=f"table_name IN ({marks})"
-        )
         try:
             with self._conn.cursor() as cur:
-                cur.execute(escape_percent(query), [n.qldb for n in names])
-                row = cur.fetchone()
+                cur.execute(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+                )
+                found = {str(r[0]).lower() for r in cur.fetchall()}  # as ensure_schema compares them
+                wanted = [*target_tables(names, history=history), TOMBSTONE_TABLE]
+                existing = {t for t in wanted if t.lower() in found}
+                query = render_is_empty(
+                    names,
+                    history=history,
+                    quote=quote,
+                    tombstone_filter=f"table_name IN ({marks})",
+                    existing=existing,
+                )
+                if query is None:
+                    row: tuple[Any, ...] | None = (False,)
+                else:
+                    params = [n.qldb for n in names] if TOMBSTONE_TABLE in existing else []
+                    cur.execute(escape_percent(query), params)
+                    row = cur.fetchone()
             self._conn.commit()
         except pymysql.err.MySQLError as exc:
             self._rollback()

@@ -375,12 +375,29 @@ class PostgresTarget(Target):
             ) from None
 
     def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
-        """Whether the tables and their tombstones hold no row (one read-only transaction)."""
+        """Whether the tables and their tombstones hold no row (a table not yet created holds none)."""
         if not names:
             return True
-        query = render_is_empty(names, history=history, quote=quote, tombstone_filter="table_name = ANY(%s)")
+        wanted = [*target_tables(names, history=history), TOMBSTONE_TABLE]
         try:
-            row = self._conn.execute(escape_percent(query), ([n.qldb for n in names],)).fetchone()
+            found = self._conn.execute(
+                "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relname = ANY(%s)",
+                (wanted,),
+            ).fetchall()
+            existing = {str(r[0]) for r in found}
+            query = render_is_empty(
+                names,
+                history=history,
+                quote=quote,
+                tombstone_filter="table_name = ANY(%s)",
+                existing=existing,
+            )
+            if query is None:
+                row: tuple[Any, ...] | None = (False,)
+            else:
+                params = ([n.qldb for n in names],) if TOMBSTONE_TABLE in existing else ()
+                row = self._conn.execute(escape_percent(query), params).fetchone()
             self._conn.commit()
         except psycopg.Error as exc:
             self._rollback()

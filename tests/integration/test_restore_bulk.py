@@ -219,12 +219,50 @@ def test_a_restore_into_tables_that_hold_rows_takes_the_guarded_apply(
             old = rev(later, 0, 1, {"old": True})
             checkpoint = Checkpoint(restore_id="other", identity=IDENTITY, last_block_seq=0, completed=True)
             target.apply(RevisionBatch((old,), 1, 1), names, checkpoint, history=False)
-        # WHEN the archive is restored THEN nothing is loaded blindly: the guarded apply runs
+        # WHEN the archive is restored THEN nothing is loaded blindly: the guarded apply runs,
+        # as a dry run says first
+        dry = run_restore(simulated_archive.archive, url, RestoreOptions(history=True, dry_run=True))
+        assert dry.method == "document order"
         report = run_restore(simulated_archive.archive, url, RestoreOptions(history=True))
         assert report.method == "document order"
         # AND the state is the truth's, the old version moved forward
         with open_target(url) as target:
             assert_current_equals(target, expected)
+
+
+def _table_count(url: str) -> int:
+    """How many tables the target's database (schema, file) holds."""
+    with open_target(url) as target:
+        sql = {
+            "mysql": "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+            "postgresql": "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()",
+            "sqlite": "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+        }[target.capabilities.engine]
+        return int(target.query(sql, ())[0][0])
+
+
+def test_a_dry_run_says_how_the_restore_would_apply_and_creates_nothing(
+    simulated_archive: SimulatedArchive, mysql_url: str, postgresql_url: str, sqlite_url: str
+) -> None:
+    archive = simulated_archive.archive
+    firsts = {mysql_url: "bulk load", postgresql_url: "bulk load", sqlite_url: "document order"}
+    for url, first in firsts.items():
+        # GIVEN a database without any table yet
+        assert _table_count(url) == 0
+        # WHEN a first restore with history is dry-run THEN it says how it would apply the archive
+        dry = run_restore(archive, url, RestoreOptions(history=True, dry_run=True))
+        assert dry.method == first
+        assert any(line.endswith(f"chunk(s), {first}") for line in dry.summary_lines())
+        # AND it created nothing
+        assert _table_count(url) == 0
+        # AND the restore itself then does what it said
+        assert run_restore(archive, url, RestoreOptions(history=True)).method == first
+        # AND once it has completed, a dry run of an incremental catch-up would go in block order
+        incremental = RestoreOptions(history=True, incremental=True, dry_run=True)
+        assert run_restore(archive, url, incremental).method == "block order"
+    # AND without history a first restore into SQLite writes each document's final state only
+    fresh = sqlite_url.replace("restore.db", "final.db")
+    assert run_restore(archive, fresh, RestoreOptions(dry_run=True)).method == "final state"
 
 
 def _parity_indexed(target: Target, table: str) -> bool:
