@@ -803,15 +803,15 @@ def run_restore(
             per_table[table].typed_skipped = [f"{f.field!r}: {f.reason}" for f in skipped]
             if options.dry_run:
                 report.typed_ddl += target.typed_column_ddl(names[table], columns)
+        restored = [names[t.table_name] for t in plan.tables]
         if options.dry_run:
-            report.method = choose_method(options, target, saved, [names[t.table_name] for t in plan.tables])
+            report.method = choose_method(options, target, saved, restored)
             report.take_planned_counts(documents=True)
             report.elapsed_seconds = time.perf_counter() - started
             return report
-        target.ensure_schema([names[t.table_name] for t in plan.tables], history=options.history)
+        target.ensure_schema(restored, history=options.history)
         for table, (columns, _) in typed.items():
             target.add_typed_columns(names[table], columns)
-        restored = [names[t.table_name] for t in plan.tables]
         report.method = choose_method(options, target, saved, restored)
         bulk = report.method == "bulk load"
         final_state = report.method == "final state"

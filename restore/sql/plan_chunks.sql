@@ -1,8 +1,9 @@
 -- plan_chunks: the blocks after ? up to ? cut into runs of about ? revisions, in block order.
 --
 -- Parameters: the chunk size, the block to start after (the checkpoint), the block cut, then the
--- table selection twice (in the order the statement reads them). The restore reads one chunk at a time (`plan_revisions`), so memory
--- stays flat however large the archive; a block is never split between chunks.
+-- table selection twice (in the order the statement reads them). The restore reads one chunk at a
+-- time (`plan_revisions`), so memory stays flat however large the archive; a block is never split
+-- between chunks.
 SELECT MIN(c.block_seq) AS first_block, MAX(c.block_seq) AS last_block, SUM(c.n) AS revisions
 FROM (
     SELECT

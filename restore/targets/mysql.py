@@ -738,17 +738,17 @@ class MysqlTarget(Target):
                     tombstone_filter=f"table_name IN ({marks})",
                     existing=existing,
                 )
-                if query is None:
-                    row: tuple[Any, ...] | None = (False,)
-                else:
+                empty = True  # none of them exists yet
+                if query is not None:
                     params = [n.qldb for n in names] if TOMBSTONE_TABLE in existing else []
                     cur.execute(escape_percent(query), params)
                     row = cur.fetchone()
+                    empty = row is not None and not row[0]
             self._conn.commit()
         except pymysql.err.MySQLError as exc:
             self._rollback()
             raise classify(exc, "checking that the tables are empty") from None
-        return row is not None and not row[0]
+        return empty
 
     def rebuilds_parity_indexes(self, rows: int) -> bool:
         """Build the parity indexes after the load when they would outgrow InnoDB's buffer pool."""

@@ -393,16 +393,16 @@ class PostgresTarget(Target):
                 tombstone_filter="table_name = ANY(%s)",
                 existing=existing,
             )
-            if query is None:
-                row: tuple[Any, ...] | None = (False,)
-            else:
+            empty = True  # none of them exists yet
+            if query is not None:
                 params = ([n.qldb for n in names],) if TOMBSTONE_TABLE in existing else ()
                 row = self._conn.execute(escape_percent(query), params).fetchone()
+                empty = row is not None and not row[0]
             self._conn.commit()
         except psycopg.Error as exc:
             self._rollback()
             raise classify(exc, "checking that the tables are empty") from None
-        return row is not None and not row[0]
+        return empty
 
     def drop_parity_indexes(self, names: Sequence[TableNames], *, history: bool) -> None:
         """DROP INDEX IF EXISTS for each table's parity index, in one transaction."""
