@@ -42,3 +42,17 @@ def archived(tmp_path_factory: pytest.TempPathFactory) -> Archived:
 def engine(archived: Archived) -> Iterator[LocalEngine]:
     with LocalEngine.open(archived.archive) as opened:
         yield opened
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's in-process AWS, with dummy credentials in us-east-1 (never real ones)."""
+    moto = pytest.importorskip("moto")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with moto.mock_aws():
+        yield

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -233,18 +232,10 @@ def test_a_failed_statement_names_its_step() -> None:
 
 
 @pytest.fixture
-def moto_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
-    moto = pytest.importorskip("moto")
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def moto_clients(moto_aws: None) -> tuple[Any, Any]:
     import boto3
 
-    with moto.mock_aws():
-        yield clients_from_session(boto3.Session(region_name="us-east-1"))
+    return clients_from_session(boto3.Session(region_name="us-east-1"))
 
 
 def test_deploy_on_moto_is_idempotent(moto_clients: tuple[Any, Any]) -> None:
