@@ -118,8 +118,18 @@ def share_out(sizes: Mapping[str, int], workers: int) -> list[list[str]]:
     return [keys for keys in shares if keys]
 
 
+def _once(_target: Target, apply: Callable[[], None]) -> int:
+    apply()
+    return 0
+
+
 def ensure_schema_over(
-    loaders: Sequence[Target], names: Sequence[TableNames], sizes: Mapping[str, int], *, history: bool
+    loaders: Sequence[Target],
+    names: Sequence[TableNames],
+    sizes: Mapping[str, int],
+    *,
+    history: bool,
+    retry: Retry | None = None,
 ) -> None:
     """`Target.ensure_schema` of `names`, their tables shared out over the connections at once.
 
@@ -127,15 +137,18 @@ def ensure_schema_over(
     where they are built again; MariaDB builds an index on one core, so two connections build two
     tables' at a time (at 1M revisions 2.96 s one table after another). `sizes`: rows per QLDB table.
     """
+    if retry is None:
+        retry = _once
     by_table = {n.qldb: n for n in names}
     shares = share_out({t: sizes.get(t, 0) for t in by_table}, len(loaders))
     if len(shares) <= 1:
-        loaders[0].ensure_schema(list(names), history=history)
+        retry(loaders[0], lambda: loaders[0].ensure_schema(list(names), history=history))
         return
+
+    def ensure(loader: Target, share: Sequence[str]) -> None:
+        retry(loader, lambda: loader.ensure_schema([by_table[t] for t in share], history=history))
+
     with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="bulk-index") as pool:
-        futures = [
-            pool.submit(loader.ensure_schema, [by_table[t] for t in share], history=history)
-            for loader, share in zip(loaders, shares, strict=False)
-        ]
+        futures = [pool.submit(ensure, loader, share) for loader, share in zip(loaders, shares, strict=False)]
         for future in futures:
             future.result()

@@ -291,6 +291,11 @@ def _short(message: str) -> str:
     return re.sub(r"'([^']*)'", lambda m: m.group(0) if m.group(1) in _KNOWN_WORDS else "'...'", first)
 
 
+_CONCURRENT_DDL: Final = frozenset({1050, 1061})
+"""ER_TABLE_EXISTS_ERROR, ER_DUP_KEYNAME: what `ensure_schema` meets when another connection creates
+the same table, or adds the same missing index, between its check and its statement."""
+
+
 def classify(exc: pymysql.err.MySQLError, where: str) -> TransientTargetError | TerminalTargetError:
     """Transient (retry after `reconnect`) or terminal, with the error code and no data values.
 
@@ -651,6 +656,11 @@ class MysqlTarget(Target):
             self._conn.commit()
         except pymysql.err.MySQLError as exc:
             self._rollback()
+            if _error_code(exc) in _CONCURRENT_DDL:  # another worker got there first: again, it sees it
+                raise TransientTargetError(
+                    f"{_error_code(exc)} another connection created the same table or index at the same time",
+                    where="creating tables",
+                ) from None
             raise classify(exc, "creating tables") from None
 
     def read_checkpoint(self, restore_id: str) -> Checkpoint | None:

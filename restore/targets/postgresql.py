@@ -147,6 +147,16 @@ def _short(message: str) -> str:
     return re.sub(r':\s*".*$', "", first)
 
 
+_CONCURRENT_DDL: Final = (
+    psycopg.errors.UniqueViolation,
+    psycopg.errors.DuplicateTable,
+    psycopg.errors.DuplicateObject,
+)
+"""What CREATE ... IF NOT EXISTS raises when another connection creates the same table or index
+at the same moment (its catalog row is inserted, not yet committed, when this one checks)."""
+_CONCURRENT: Final = "another connection created the same table or index at the same time"
+
+
 def classify(exc: psycopg.Error, where: str) -> TransientTargetError | TerminalTargetError:
     """Transient (retry after `reconnect`) or terminal, with the SQLSTATE and no data values.
 
@@ -318,6 +328,9 @@ class PostgresTarget(Target):
                 except psycopg.errors.UndefinedColumn:
                     logger.info("a table has no parity columns (restored by an older version): no index")
             self._conn.commit()
+        except _CONCURRENT_DDL as exc:
+            self._rollback()  # another worker created it first: again, and IF NOT EXISTS sees it
+            raise TransientTargetError(f"{exc.sqlstate} {_CONCURRENT}", where="creating tables") from None
         except psycopg.Error as exc:
             self._rollback()
             raise classify(exc, "creating tables") from None

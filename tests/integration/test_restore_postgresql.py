@@ -130,6 +130,34 @@ def test_a_lock_timeout_is_transient_and_the_retry_works(postgresql_url: str) ->
         assert [(c.doc_id, c.version) for c in target.fetch_current(names["Person"])] == [("A", 1)]
 
 
+def test_a_table_created_at_the_same_moment_elsewhere_is_transient(postgresql_url: str) -> None:
+    # GIVEN another session creating the same table, its transaction still open
+    with closing(PostgresTarget(postgresql_url)) as target, psycopg.connect(postgresql_url) as other:
+        names = table_names(["Person"], target.capabilities.identifiers)
+        other.execute(target.ddl(list(names.values()), history=False)[0])
+        failed: list[BaseException] = []
+
+        def ensure() -> None:
+            try:
+                target.ensure_schema(list(names.values()), history=False)
+            except BaseException as exc:
+                failed.append(exc)
+
+        # WHEN this target creates its tables meanwhile (it waits on the other's catalog row)
+        thread = threading.Thread(target=ensure)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive()
+        other.commit()
+        thread.join(timeout=30)
+        # THEN it fails as transient, saying why, and the retry finds the table and goes on
+        assert len(failed) == 1
+        assert isinstance(failed[0], TransientTargetError)
+        assert "created the same table" in str(failed[0])
+        target.ensure_schema(list(names.values()), history=False)
+        assert target.is_empty(list(names.values()), history=False)
+
+
 def test_a_real_deadlock_is_transient(postgresql_url: str) -> None:
     # GIVEN two targets that each lock one document, then want the other's
     with closing(PostgresTarget(postgresql_url)) as first, closing(PostgresTarget(postgresql_url)) as second:
