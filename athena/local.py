@@ -222,6 +222,61 @@ def _create_native_scan(
     )
 
 
+def _create_file_scan(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    columns: Sequence[Column],
+    location: Location,
+    files: Sequence[str],
+) -> None:
+    """View `name`: objects holding every column, partition keys included, in the archive schema's types.
+
+    Local objects are read by DuckDB's Parquet reader, S3 objects through a pyarrow dataset (its
+    schema inferred from them, as another writer's types may differ: an UNLOAD's timestamps, for
+    one); either way unioned by name with an empty table of the scan schema, so the columns and
+    their types are the archive's (a zone-less timestamp is read as UTC: the session's zone).
+    """
+    schema = _scan_schema(columns)
+    con.register(f"{name}_schema", schema.empty_table())
+    if not files:
+        source = f"{name}_schema"
+    elif isinstance(location.fs, pafs.LocalFileSystem):
+        file_list = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in files) + "]"
+        source = f"read_parquet({file_list}, union_by_name = true, hive_partitioning = false)"
+    else:
+        con.register(f"{name}_files", ds.dataset(list(files), format="parquet", filesystem=location.fs))
+        source = f"{name}_files"
+    keep = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in _duckdb_types(con, f"{name}_schema"))
+    con.execute(
+        f"CREATE OR REPLACE VIEW {name} AS SELECT {keep} FROM ("
+        f"SELECT * FROM {name}_schema UNION ALL BY NAME SELECT * FROM {source})"
+    )
+
+
+def _duckdb_types(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    """The (column, DuckDB type) pairs of a registered relation, in order."""
+    return [(str(r[0]), str(r[1])) for r in con.sql(f"DESCRIBE {relation}").fetchall()]
+
+
+def _connect(
+    memory_limit: str | None,
+) -> tuple[duckdb.DuckDBPyConnection, tempfile.TemporaryDirectory[str] | None]:
+    """A new in-memory DuckDB in UTC with the Trino macros, spilling to its own folder past `memory_limit`."""
+    scratch = None
+    if memory_limit is None:
+        con = duckdb.connect()
+    else:
+        scratch = tempfile.TemporaryDirectory(prefix="qldb-archive-duckdb-")
+        con = duckdb.connect(
+            config={"memory_limit": check_memory_limit(memory_limit), "temp_directory": scratch.name}
+        )
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET python_enable_replacements = false")  # never read the caller's Python variables
+    for macro in TRINO_MACROS:
+        con.execute(macro)
+    return con, scratch
+
+
 def revisions_dataset(
     archive: str | Path, *, endpoint_url: str | None = None, keys: Sequence[str] | None = None
 ) -> ds.Dataset:
@@ -334,18 +389,7 @@ class LocalEngine:
             revision_keys: read exactly these REVISION_DETAILS objects (from `revision_objects`,
                 so a caller knows what the views saw); None: list them now.
         """
-        scratch = None
-        if memory_limit is None:
-            con = duckdb.connect()
-        else:
-            scratch = tempfile.TemporaryDirectory(prefix="qldb-archive-duckdb-")
-            con = duckdb.connect(
-                config={"memory_limit": check_memory_limit(memory_limit), "temp_directory": scratch.name}
-            )
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET python_enable_replacements = false")  # never read the caller's Python variables
-        for macro in TRINO_MACROS:
-            con.execute(macro)
+        con, scratch = _connect(memory_limit)
         location = open_location(str(archive), endpoint_url=endpoint_url)
         if revision_keys is None:
             revision_files = _record_files(location.fs, location.root, RecordType.REVISION_DETAILS)
@@ -362,10 +406,55 @@ class LocalEngine:
             else:
                 con.register(raw, _files_dataset(location, columns, files))
             con.execute(_table_view_sql(table, columns, raw))
+        return cls._with_views(str(archive), con, scratch, memory_limit, location)
+
+    @classmethod
+    def open_files(
+        cls,
+        label: str,
+        location: Location,
+        *,
+        revision_keys: Sequence[str],
+        block_keys: Sequence[str],
+        memory_limit: str | None = None,
+    ) -> LocalEngine:
+        """The engine over Parquet objects that hold their partition keys as columns (not in their paths).
+
+        What an UNLOAD writes, as `restore.split` does: the archive's rows with every column,
+        ``p_ledger``... included, under keys of any shape. Read with the archive schema's types:
+        a column the objects lack reads as NULL, and timestamps of any unit or zone are the same
+        instants (`_create_file_scan`).
+
+        Args:
+            label: the name for messages (the split's URL and shard).
+            location: where the keys are.
+            revision_keys: the objects holding REVISION_DETAILS rows (relative to the location).
+            block_keys: the objects holding BLOCK_SUMMARY rows.
+            memory_limit: as `open`.
+        """
+        con, scratch = _connect(memory_limit)
+        sources = (
+            (_RAW, REVISIONS_TABLE, revisions_columns(), revision_keys),
+            (_RAW_BLOCKS, BLOCKS_TABLE, blocks_columns(), block_keys),
+        )
+        for raw, table, columns, keys in sources:
+            _create_file_scan(con, raw, columns, location, [location.path(k) for k in keys])
+            con.execute(_table_view_sql(table, columns, raw))
+        return cls._with_views(label, con, scratch, memory_limit, location)
+
+    @classmethod
+    def _with_views(
+        cls,
+        label: str,
+        con: duckdb.DuckDBPyConnection,
+        scratch: tempfile.TemporaryDirectory[str] | None,
+        memory_limit: str | None,
+        location: Location,
+    ) -> LocalEngine:
         for name in VIEW_NAMES:
             con.execute(to_duckdb(render_view(name, database=LOCAL_DATABASE)))
         local = isinstance(location.fs, pafs.LocalFileSystem)
-        return cls(str(archive), con, scratch, memory_limit=memory_limit, local_archive=local)
+        return cls(label, con, scratch, memory_limit=memory_limit, local_archive=local)
 
     def attach_revisions(self, schema: str, dataset: ds.Dataset) -> None:
         """Make `dataset` (e.g. `revisions_dataset` of some objects) the table ``schema.revisions``.
@@ -474,6 +563,59 @@ class LocalEngine:
                 raise self._query_error(exc) from None
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def unload(
+        self,
+        sql: str,
+        params: Sequence[object] = (),
+        *,
+        location: Location,
+        prefix: str,
+        partitioned_by: Sequence[str] = (),
+        rows: int = 100_000,
+    ) -> int:
+        """Athena's UNLOAD here: a SELECT's rows as Parquet under `prefix`, Hive-partitioned; rows written.
+
+        As UNLOAD writes them (``prefix/p_shard=1/<object>``, the partition columns only in the
+        keys), streamed, so memory stays bounded. `prefix` must hold no objects yet.
+
+        Raises:
+            LocalQueryError: the statement cannot run, or `prefix` already holds objects.
+        """
+        if location.list_keys(prefix):
+            raise LocalQueryError(
+                f"{location.describe(prefix)} already holds objects",
+                archive=self.archive,
+                hint="unload into an empty prefix (as Athena's UNLOAD requires)",
+            )
+        reader = self.query_batches(sql, params, rows=rows)
+        partitioning = None
+        if partitioned_by:
+            keys = pa.schema([reader.schema.field(n) for n in partitioned_by])
+            partitioning = ds.partitioning(keys, flavor="hive")
+        written = 0
+
+        def counted() -> Iterator[pa.RecordBatch]:
+            nonlocal written
+            for batch in reader:
+                written += batch.num_rows
+                yield batch
+
+        try:
+            ds.write_dataset(
+                pa.RecordBatchReader.from_batches(reader.schema, counted()),
+                location.path(prefix),
+                filesystem=location.fs,
+                format="parquet",
+                partitioning=partitioning,
+                basename_template="part-{i}.parquet",
+                existing_data_behavior="overwrite_or_ignore",
+                file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
+                max_rows_per_group=rows,
+            )
+        except OSError as exc:
+            raise LocalQueryError(str(exc).splitlines()[0], archive=self.archive) from None
+        return written
 
     def _query_error(self, exc: Exception) -> LocalQueryError:
         """The error to raise for `exc`: running out of memory names the limit and what to do."""

@@ -18,6 +18,7 @@ TINY: dict[str, list[str]] = {
     "bench_restore.py": ["--size", "400", "--sample", "100", "--rss-sizes", "400", "--rss-limits", "160MB"],
     "bench_parity.py": ["--size", "300"],
     "bench_live.py": ["--size", "300"],
+    "bench_split.py": ["--sizes", "300,600", "--shard-revisions", "300", "--targets", "mysql,postgresql"],
 }
 
 

@@ -551,6 +551,133 @@ def restore(
     raise typer.Exit(ExitCode.CHECK_FAILED if result.refused or hashes_differ else ExitCode.OK)
 
 
+@app.command("restore-split")
+def restore_split(
+    output: Annotated[
+        str,
+        typer.Argument(
+            help="An empty folder or s3://bucket/prefix for the shards and their manifest (on Athena: "
+            "s3:// only)."
+        ),
+    ],
+    shards: Annotated[int, typer.Option(min=1, max=100, help="How many workers will restore (1-100).")],
+    archive: Annotated[
+        str | None,
+        typer.Option(
+            "--archive",
+            "-a",
+            envvar="QLDB_ARCHIVE_URL",
+            help="Plan here, on DuckDB: the Parquet archive, a folder or s3://bucket/prefix.",
+        ),
+    ] = None,
+    athena_database: Annotated[
+        str | None,
+        typer.Option(
+            help="Plan on Athena instead, over this Glue database (made by `qldb-archive athena deploy`)."
+        ),
+    ] = None,
+    athena_workgroup: Annotated[
+        str, typer.Option(help="With --athena-database: the workgroup (its results location, encryption).")
+    ] = "qldb-archive",
+    table: Annotated[
+        list[str] | None, typer.Option("--table", "-t", help="Include only this QLDB table (repeatable).")
+    ] = None,
+    as_of_block: Annotated[
+        int | None, typer.Option(min=0, help="Include the blocks up to this block sequence number.")
+    ] = None,
+    as_of_time: Annotated[
+        str | None, typer.Option(help="Include the blocks committed by this time, ISO 8601; UTC if no zone.")
+    ] = None,
+    allow_gaps: Annotated[
+        bool, typer.Option(help="Split even when revisions or block summaries are missing (reported).")
+    ] = False,
+    memory_limit: Annotated[
+        str, typer.Option(help="With --archive: the local engine's (DuckDB's) memory limit.")
+    ] = "640MB",
+    json_out: JsonOption = False,
+    endpoint_url: EndpointOption = None,
+    athena_endpoint_url: Annotated[
+        str | None, typer.Option(help="Athena endpoint (tests); the AWS default otherwise.")
+    ] = None,
+) -> None:
+    """Plan a restore once and split the archive into shards, one per worker, for large archives.
+
+    Asks the plan's questions of the whole archive (tables, conflicts, gaps, the point in time)
+    and refuses as restore would; then writes each shard's revisions (a document-id hash range)
+    and the block summaries under OUTPUT, and the manifest last. The plan runs on DuckDB here
+    (--archive) or on Athena (--athena-database: the same SQL, written by UNLOAD, so no machine
+    reads the whole archive). Then run one restore per shard, in parallel, into the same
+    database: qldb-archive restore OUTPUT TARGET --shard i/N. Each reads only its shard.
+    Exit 0 split, 1 refused (gaps or conflicts; nothing written), 2 unusable input.
+
+    Example: qldb-archive restore-split s3://restore-work/split/ --shards 8 --athena-database qldb_archive
+    """
+    from athena.local import LocalEngine, check_memory_limit
+    from firehose_transform.storage import open_location
+    from restore.errors import ConflictError, GapError
+    from restore.split import AthenaSplitEngine, LocalSplitEngine, SplitOptions, split_archive
+
+    with cli_errors():
+        if (archive is None) == (athena_database is None):
+            raise QldbArchiveError(
+                "give --archive (plan here) or --athena-database (plan on Athena), one of them"
+            )
+        if as_of_block is not None and as_of_time is not None:
+            raise QldbArchiveError("give --as-of-block or --as-of-time, not both")
+        options = SplitOptions(
+            shards=shards,
+            tables=tuple(table or ()),
+            as_of_block=as_of_block,
+            as_of_time=None if as_of_time is None else _parse_time(as_of_time),
+            allow_gaps=allow_gaps,
+        )
+        location = open_location(output, endpoint_url=endpoint_url)
+        try:
+            if athena_database is not None:
+                import boto3
+
+                from athena.remote import AthenaEngine
+                from athena.views import check_database_name
+
+                if not location.is_s3:
+                    raise QldbArchiveError(f"Athena writes to S3 only: give an s3:// OUTPUT, not {output!r}")
+                client = boto3.client("athena", endpoint_url=athena_endpoint_url)
+                athena = AthenaEngine(client, athena_workgroup, check_database_name(athena_database))
+                manifest = split_archive(
+                    AthenaSplitEngine(athena, location),
+                    location,
+                    options,
+                    archive=f"athena:{athena_database}",
+                )
+            else:
+                assert archive is not None
+                with LocalEngine.open(
+                    archive, endpoint_url=endpoint_url, memory_limit=check_memory_limit(memory_limit)
+                ) as engine:
+                    engine.index_history()
+                    manifest = split_archive(
+                        LocalSplitEngine(engine, location), location, options, archive=archive
+                    )
+        except (ConflictError, GapError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(ExitCode.CHECK_FAILED) from None
+    if json_out:
+        echo_json(manifest.to_json())
+        return
+    cut = "every block" if manifest.block_cut is None else f"blocks up to {manifest.block_cut}"
+    typer.echo(
+        f"split {manifest.archive} ({cut}, planned on {manifest.engine}) into {shards} shard(s) at {output}"
+    )
+    for t in manifest.tables:
+        typer.echo(f"  {t.table_name}: {t.documents} documents, {t.revisions} revisions, {t.deletes} deletes")
+    if manifest.gaps:
+        typer.echo(f"  {len(manifest.gaps)} gap(s), allowed; each worker reports its own")
+    typer.echo(
+        "restore each shard (in parallel, into one database): "
+        f"qldb-archive restore {output} TARGET --shard i/{shards}"
+    )
+
+
 @app.command()
 def parity(
     archive: ArchiveArgument,

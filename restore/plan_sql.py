@@ -1,8 +1,8 @@
 """The restore's plan SQL (restore/sql/*.sql, Athena dialect), rendered for a database.
 
 Written in Athena SQL like the views, so the same statements run on DuckDB locally (through
-`athena.local.to_duckdb`) and on Athena at scale, where `render_unload` wraps the revision
-query in UNLOAD to Parquet.
+`athena.local.to_duckdb`) and on Athena at scale (`athena.remote.AthenaEngine`), where an
+UNLOAD writes the large answers to Parquet (`restore.split`, `render_unload`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ PLAN_QUERIES: Final[tuple[str, ...]] = (
     "plan_document_order",
     "plan_bulk_rows",
     "plan_revisions",
+    "split_revisions",
+    "split_blocks",
     "parity_buckets",
     "parity_rows",
     "parity_counts",
@@ -61,18 +63,17 @@ def render_plan_query(name: str, *, database: str) -> str:
 
 
 def render_unload(*, database: str, output: str) -> str:
-    """The Athena UNLOAD that writes the restore's revision stream to Parquet at `output`.
+    """The Athena UNLOAD that writes the de-duplicated revision stream (``plan_revisions``) to `output`.
 
-    For archives too large to plan on one machine, the same de-duplication runs on Athena (bind
-    the block range and the table selection as the prepared statement's parameters) and writes
-    the ordered revision stream as Parquet. `restore` itself still plans on DuckDB; reading an
-    UNLOAD output directly is not implemented. `output` must be an ``s3://`` prefix; quotes are
-    refused, not escaped.
+    Its parameters are the block range and the table selection. `restore-split` unloads the
+    archive's rows by shard instead (`restore.split`); this one is for other readers of the
+    revision stream. `output` must be an ``s3://`` prefix; quotes are refused, not escaped.
 
     >>> render_unload(database="qldb_archive", output="s3://b/plan/").startswith("UNLOAD (")
     True
     """
-    if not output.startswith("s3://") or "'" in output:
-        raise ValueError(f"UNLOAD needs an s3:// prefix without quotes, not {output!r}")
-    select = render_plan_query("plan_revisions", database=database)
-    return f"UNLOAD (\n{select}\n) TO '{output}' WITH (format = 'PARQUET', compression = 'SNAPPY')"
+    from athena.remote import (
+        render_unload as athena_unload,
+    )  # not at import: it needs pyarrow (the live Lambda has none)
+
+    return athena_unload(render_plan_query("plan_revisions", database=database), output=output)

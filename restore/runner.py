@@ -6,7 +6,8 @@ the Parquet, a folder or S3) with the plan SQL of `restore.plan_sql`; the target
 time (`plan_chunks`, about `chunk_revisions` revisions), and each chunk is applied in batches of
 about `batch_revisions`, each batch in one transaction with its checkpoint row. A first restore
 reads it in document order instead, one range of whole documents at a time
-(`plan_document_ranges`, sized to sort within the engine's memory limit).
+(`plan_document_ranges`, sized to sort within the engine's memory limit). Given a split
+(`restore.split`) instead of an archive, it reads only its shard's objects.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from athena.local import INDEX_DATABASE, LOCAL_DATABASE, LocalEngine, memory_limit_bytes
 from athena.typed import infer_table_columns
@@ -40,18 +41,18 @@ from restore.plan import (
     DocumentRange,
     Gap,
     RestorePlan,
-    TablePlan,
     check_plan,
     document_ranges,
     format_shard,
     in_shard,
     keep_gaps,
-    missing_revision_table,
     range_revisions,
     split_batches,
     vars_of,
 )
 from restore.plan_sql import render_plan_query
+from restore.split import open_shard, read_split
+from restore.survey import Ask, block_cut_for, survey
 from restore.targets import Target, open_target
 from restore.typed_columns import SkippedField, typed_columns_for
 
@@ -288,23 +289,32 @@ def _query(engine: LocalEngine, name: str, params: Sequence[object]) -> pa.Table
     return engine.query(render_plan_query(name, database=database), params)
 
 
+def _ask(engine: LocalEngine) -> Ask:
+    """The plan queries on the local engine (`restore.survey.Ask`)."""
+    return lambda name, params: _query(engine, name, params)
+
+
 def resolve_block_cut(engine: LocalEngine, options: RestoreOptions, now: dt.datetime) -> int:
     """The last block to restore: --as-of-block, --as-of-time (or the settle window), or none."""
-    cut = NO_BLOCK_CUT if options.as_of_block is None else options.as_of_block
     moments = [options.as_of_time] if options.as_of_time is not None else []
     if options.incremental and options.settle is not None:
         moments.append(now - options.settle)
-    for moment in moments:
-        naive = moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
-        found = _rows(_query(engine, "plan_block_for_time", [naive]))[0]["block_seq"]
-        cut = min(cut, -1 if found is None else int(found))
-    return cut
+    return block_cut_for(_ask(engine), as_of_block=options.as_of_block, moments=moments)
 
 
 def build_plan(
-    engine: LocalEngine, target: Target, options: RestoreOptions, *, start_after: int, block_cut: int
+    engine: LocalEngine,
+    target: Target,
+    options: RestoreOptions,
+    *,
+    start_after: int,
+    block_cut: int,
+    missing: Sequence[Gap] | None = None,
 ) -> tuple[RestorePlan, dict[str, TableNames]]:
     """Plan the restore on the local engine: counts, conflicts, gaps, chunks, names and DDL.
+
+    `missing`: the missing revisions a split found over the whole archive (`restore.split`),
+    instead of checking this shard's block summaries, which list every shard's revisions.
 
     Raises:
         RestoreError: an unknown table was selected, or the archive mixes ledgers.
@@ -322,54 +332,10 @@ def build_plan(
             f"the archive holds several ledgers ({found}); restore one archive prefix per ledger"
         )
     selection = list(options.tables)
-    tables = tuple(
-        TablePlan(
-            str(row.pop("table_name")),
-            **{k: int(v) for k, v in row.items()},
-        )
-        for row in _rows(_query(engine, "plan_tables", [block_cut, selection, selection]))
+    found_out = survey(_ask(engine), block_cut=block_cut, selection=selection, missing=missing)
+    names = table_names(
+        [t.table_name for t in found_out.tables], target.capabilities.identifiers, options.table_map
     )
-    unknown = sorted(set(selection) - {t.table_name for t in tables})
-    if unknown:
-        known = ", ".join(t.table_name for t in tables) or "none"
-        raise RestoreError(
-            f"no revisions of table(s) {', '.join(map(repr, unknown))} in the archive (tables: {known})"
-        )
-    names = table_names([t.table_name for t in tables], target.capabilities.identifiers, options.table_map)
-    conflicts = tuple(
-        (r["table_name"], r["doc_id"], int(r["version"]))
-        for r in _rows(_query(engine, "plan_conflicts", [block_cut, selection, selection]))
-    )
-    gaps: list[Gap] = [
-        Gap(
-            "missing_versions",
-            r["table_name"],
-            r["doc_id"],
-            int(r["block_seq"]),
-            f"versions {r['first_missing']}-{r['last_missing']} missing before version {r['version']}",
-        )
-        for r in _rows(_query(engine, "plan_version_gaps", [block_cut, selection, selection]))
-    ]
-    gaps += [
-        Gap(
-            "unsummarised_revision",
-            r["table_name"],
-            r["doc_id"],
-            int(r["block_seq"]),
-            f"version {r['version']}: no block summary for block {r['block_seq']}",
-        )
-        for r in _rows(_query(engine, "plan_unsummarised", [block_cut, selection, selection]))
-    ]
-    gaps += [
-        Gap(
-            "missing_revision",
-            missing_revision_table(r["documents_json"], r["doc_id"]),
-            r["doc_id"],
-            int(r["block_seq"]),
-            f"revision {r['revision_hash']} listed by the block summary is not in the archive",
-        )
-        for r in _missing_revisions(engine, block_cut)
-    ]
     chunks = tuple(
         Chunk(int(r["first_block"]), int(r["last_block"]), int(r["revisions"]))
         for r in _rows(
@@ -381,32 +347,15 @@ def build_plan(
         )
     )
     plan = RestorePlan(
-        tables=tables,
+        tables=found_out.tables,
         block_cut=block_cut,
-        gaps=keep_gaps(gaps, tables=selection, shard=options.shard),
-        conflicts=conflicts,
+        gaps=keep_gaps(found_out.gaps, tables=selection, shard=options.shard),
+        conflicts=found_out.conflicts,
         chunks=chunks,
         start_after=start_after,
-        ddl=tuple(target.ddl([names[t.table_name] for t in tables], history=options.history)),
+        ddl=tuple(target.ddl([names[t.table_name] for t in found_out.tables], history=options.history)),
     )
     return plan, names
-
-
-GAP_CHECK_BLOCKS: Final = 1_000_000
-"""Blocks whose summaries are checked against the revisions at a time (bounds the check's memory;
-each range re-reads the archive, so at 1M revisions 100,000 took 2.6 s where one range takes 1.8 s)."""
-
-
-def _missing_revisions(engine: LocalEngine, block_cut: int) -> list[dict[str, Any]]:
-    """`plan_missing_revisions` over every block up to the cut, `GAP_CHECK_BLOCKS` at a time."""
-    bounds = _rows(_query(engine, "plan_block_range", [block_cut]))[0]
-    if bounds["first_block"] is None:
-        return []
-    found: list[dict[str, Any]] = []
-    for first in range(int(bounds["first_block"]), int(bounds["last_block"]) + 1, GAP_CHECK_BLOCKS):
-        last = first + GAP_CHECK_BLOCKS - 1
-        found += _rows(_query(engine, "plan_missing_revisions", [first, last] * 3))
-    return found
 
 
 def read_document_ranges(
@@ -668,7 +617,7 @@ def _bulk_restore(
             )
             # the parity indexes, over every row, where they were dropped; on every connection
             sizes = {t.table_name: t.revisions for t in plan.tables}
-            ensure_schema_over(loaders, restored, sizes, history=options.history)
+            ensure_schema_over(loaders, restored, sizes, history=options.history, retry=retry)
         last_block = plan.chunks[-1].last_block if plan.chunks else plan.start_after
         final = Checkpoint(
             restore_id=options.restore_id, identity=identity, last_block_seq=last_block, completed=True
@@ -752,10 +701,14 @@ def run_restore(
     started = time.perf_counter()
     moment = now if now is not None else dt.datetime.now(dt.UTC)
     identity = options.identity()
-    with (
-        LocalEngine.open(archive, endpoint_url=endpoint_url, memory_limit=options.engine_memory) as engine,
-        open_target(target_url) as target,
-    ):
+    split = read_split(str(archive), endpoint_url=endpoint_url)
+    if split is None:
+        opened = LocalEngine.open(archive, endpoint_url=endpoint_url, memory_limit=options.engine_memory)
+    else:  # one shard of a split: only its objects are read
+        opened = open_shard(
+            str(archive), split, options.shard, endpoint_url=endpoint_url, memory_limit=options.engine_memory
+        )
+    with opened as engine, open_target(target_url) as target:
         saved = target.read_checkpoint(options.restore_id)
         may_bulk_load = bulk_load_possible(options, target, saved)
         if may_bulk_load:
@@ -763,7 +716,10 @@ def run_restore(
         engine.index_history()
         start_after = resume_point(saved, identity, resume=options.resume, incremental=options.incremental)
         block_cut = resolve_block_cut(engine, options, moment)
-        plan, names = build_plan(engine, target, options, start_after=start_after, block_cut=block_cut)
+        missing = None if split is None else split.gaps
+        plan, names = build_plan(
+            engine, target, options, start_after=start_after, block_cut=block_cut, missing=missing
+        )
         refused = None
         try:
             check_plan(plan, allow_gaps=options.allow_gaps)
@@ -809,7 +765,12 @@ def run_restore(
             report.take_planned_counts(documents=True)
             report.elapsed_seconds = time.perf_counter() - started
             return report
-        target.ensure_schema(restored, history=options.history)
+        # retried: workers of one split (or --shard) start together and create the same tables
+        apply_with_retry(
+            target,
+            lambda: target.ensure_schema(restored, history=options.history),
+            max_retries=options.max_retries,
+        )
         for table, (columns, _) in typed.items():
             target.add_typed_columns(names[table], columns)
         report.method = choose_method(options, target, saved, restored)

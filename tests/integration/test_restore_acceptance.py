@@ -67,6 +67,37 @@ def assert_current_equals(target: Target, expected: dict[str, dict[str, Any]]) -
         )
 
 
+def assert_history_equals(target: Target, truth: list[dict[str, Any]]) -> None:
+    names = table_names(TABLES, target.capabilities.identifiers)
+    history = {
+        (h.doc_id, h.version): (
+            table,
+            h.block_seq,
+            h.tx_id,
+            h.tx_time,
+            h.revision_hash,
+            h.is_deleted,
+            h.is_redacted,
+            h.data,
+        )
+        for table in TABLES
+        for h in target.fetch_history(names[table])
+    }
+    assert history == {
+        (t["doc_id"], t["version"]): (
+            t["table"],
+            t["block_seq"],
+            t["tx_id"],
+            utc(t["tx_time"]),
+            t["revision_hash"],
+            t["kind"] == "deleted",
+            t["kind"] == "redacted",
+            data_of(t),
+        )
+        for t in truth
+    }
+
+
 @pytest.mark.parametrize("bulk_load", [True, False], ids=["bulk", "guarded"])
 def test_full_restore_equals_truth_and_views(
     simulated_archive: SimulatedArchive, target_url: str, bulk_load: bool
@@ -98,34 +129,7 @@ def test_full_restore_equals_truth_and_views(
         # THEN current tables equal the truth's final state
         assert_current_equals(target, expected_current(truth))
         # AND history tables hold every revision once, flags and hashes as QLDB wrote them
-        names = table_names(TABLES, target.capabilities.identifiers)
-        history = {
-            (h.doc_id, h.version): (
-                table,
-                h.block_seq,
-                h.tx_id,
-                h.tx_time,
-                h.revision_hash,
-                h.is_deleted,
-                h.is_redacted,
-                h.data,
-            )
-            for table in TABLES
-            for h in target.fetch_history(names[table])
-        }
-        assert history == {
-            (t["doc_id"], t["version"]): (
-                t["table"],
-                t["block_seq"],
-                t["tx_id"],
-                utc(t["tx_time"]),
-                t["revision_hash"],
-                t["kind"] == "deleted",
-                t["kind"] == "redacted",
-                data_of(t),
-            )
-            for t in truth
-        }
+        assert_history_equals(target, truth)
         # AND current equals the local Athena view
         with LocalEngine.open(simulated_archive.archive) as engine:
             view = {r["doc_id"]: r["version"] for r in engine.current().to_pylist()}
@@ -155,6 +159,15 @@ def test_as_of_time_equals_the_block_committed_by_then(
         assert_current_equals(target, expected)
 
 
+def middle_version(truth: list[dict[str, Any]]) -> dict[str, Any]:
+    """A version 1 revision whose document has a version 2: losing it leaves a hole, not a new start."""
+    return next(
+        t
+        for t in truth
+        if t["version"] == 1 and any(u["doc_id"] == t["doc_id"] and u["version"] == 2 for u in truth)
+    )
+
+
 def _archive_without(simulated: SimulatedArchive, tmp_path: Path, doc_id: str, version: int) -> Path:
     """A copy of the archive with every copy of one revision removed."""
     import shutil
@@ -177,11 +190,7 @@ def test_a_missing_revision_stops_the_restore_naming_it(
 ) -> None:
     # GIVEN an archive from which one middle version of a document was lost
     truth = simulated_archive.truth("history")
-    victim = next(
-        t
-        for t in truth
-        if t["version"] == 1 and any(u["doc_id"] == t["doc_id"] and u["version"] == 2 for u in truth)
-    )
+    victim = middle_version(truth)
     archive = _archive_without(simulated_archive, tmp_path, victim["doc_id"], 1)
     # WHEN restored THEN it stops, naming the document, its missing version and the lost revision
     with pytest.raises(GapError) as caught:

@@ -1,0 +1,260 @@
+"""A restore split across workers: planned once, each shard restored by its own worker, from a folder or S3.
+
+Expected values come from the simulator's truth (truth/history.jsonl) and `restore.plan.in_shard`
+(the hash `--shard` has always used); the split is planned on the local engine, which runs the
+same SQL as Athena (tests/unit/athena/test_remote.py checks the Athena side of that claim).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from athena.local import LocalEngine
+from firehose_transform.storage import open_location
+from qldb_archive.cli import app
+from restore.errors import GapError, RestoreError
+from restore.identifiers import table_names
+from restore.plan import in_shard
+from restore.runner import RestoreOptions, run_restore
+from restore.split import MANIFEST_KEY, LocalSplitEngine, SplitManifest, SplitOptions, split_archive
+from restore.targets import open_target
+from tests.integration.test_restore_acceptance import (
+    TABLES,
+    _archive_without,
+    assert_current_equals,
+    assert_history_equals,
+    expected_current,
+    middle_version,
+)
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import SimulatedArchive
+
+
+def split_locally(
+    archive: Path | str, output: str, options: SplitOptions, endpoint_url: str | None = None
+) -> SplitManifest:
+    location = open_location(output, endpoint_url=endpoint_url)
+    with LocalEngine.open(archive) as engine:
+        engine.index_history()
+        return split_archive(LocalSplitEngine(engine, location), location, options, archive=str(archive))
+
+
+def test_each_worker_restores_its_shard_and_together_they_equal_the_truth(
+    simulated_archive: SimulatedArchive, target_url: str, tmp_path: Path
+) -> None:
+    # GIVEN the archive split into 3 shards
+    truth = simulated_archive.truth("history")
+    output = str(tmp_path / "split")
+    manifest = split_locally(simulated_archive.archive, output, SplitOptions(shards=3))
+    assert manifest.shards == 3
+    assert manifest.gaps == ()
+    assert manifest.block_cut is None
+    assert {t.table_name: t.revisions for t in manifest.tables} == {
+        table: sum(1 for t in truth if t["table"] == table) for table in TABLES
+    }
+    # WHEN one worker per shard restores it, with history, into the same database
+    reports = [run_restore(output, target_url, RestoreOptions(history=True, shard=(i, 3))) for i in (1, 2, 3)]
+    # THEN each applied only its own documents, and every revision was applied once
+    assert all(r.completed for r in reports)
+    assert sorted(r.revisions_applied for r in reports) != [0, 0, len(truth)]
+    assert sum(r.revisions_applied for r in reports) == len(truth)
+    with open_target(target_url) as target:
+        # AND the current tables equal the truth's final state
+        assert_current_equals(target, expected_current(truth))
+        # AND the history tables hold every revision once
+        assert_history_equals(target, truth)
+
+
+def test_shards_hold_the_documents_of_their_hash_range_with_every_copy(
+    simulated_archive: SimulatedArchive, tmp_path: Path
+) -> None:
+    # GIVEN the archive split into 4 shards
+    split_locally(simulated_archive.archive, str(tmp_path / "split"), SplitOptions(shards=4))
+    with LocalEngine.open(simulated_archive.archive) as engine:
+        archived = engine.query("SELECT doc_id FROM main.revisions").column("doc_id").to_pylist()
+    seen: list[str] = []
+    for i in (1, 2, 3, 4):
+        rows = ds.dataset(tmp_path / "split" / "revisions" / f"p_shard={i}", format="parquet").to_table()
+        docs = rows.column("doc_id").to_pylist()
+        # THEN every row of shard i is a document the restore's --shard i/4 takes
+        assert docs
+        assert all(in_shard(d, (i, 4)) for d in docs)
+        seen += docs
+    # AND together they hold every archived row, duplicate copies included
+    assert sorted(seen) == sorted(archived)
+
+
+def test_a_split_on_s3_restores_from_s3(
+    simulated_archive: SimulatedArchive, s3_bucket: str, s3_endpoint_url: str, sqlite_url: str
+) -> None:
+    # GIVEN the split written to an S3 prefix
+    truth = simulated_archive.truth("history")
+    output = f"s3://{s3_bucket}/work/split"
+    split_locally(simulated_archive.archive, output, SplitOptions(shards=2), endpoint_url=s3_endpoint_url)
+    keys = open_location(output, endpoint_url=s3_endpoint_url).list_keys()
+    assert MANIFEST_KEY in keys
+    assert any(k.startswith("revisions/p_shard=2/") for k in keys)
+    # WHEN each worker restores its shard from S3
+    for i in (1, 2):
+        run_restore(output, sqlite_url, RestoreOptions(shard=(i, 2)), endpoint_url=s3_endpoint_url)
+    # THEN the database equals the truth
+    with open_target(sqlite_url) as target:
+        assert_current_equals(target, expected_current(truth))
+
+
+def test_a_split_at_a_point_in_time_restores_that_state(
+    simulated_archive: SimulatedArchive, sqlite_url: str, tmp_path: Path
+) -> None:
+    truth = simulated_archive.truth("history")
+    block = sorted({t["block_seq"] for t in truth})[len(truth) // 3]
+    output = str(tmp_path / "split")
+    manifest = split_locally(simulated_archive.archive, output, SplitOptions(shards=2, as_of_block=block))
+    assert manifest.block_cut == block
+    for i in (1, 2):
+        run_restore(output, sqlite_url, RestoreOptions(shard=(i, 2)))
+    with open_target(sqlite_url) as target:
+        assert_current_equals(target, expected_current(truth, block))
+
+
+def test_gaps_refuse_the_split_and_each_worker_reports_its_own(
+    simulated_archive: SimulatedArchive, new_sqlite_url: object, tmp_path: Path
+) -> None:
+    # GIVEN an archive from which one middle version of a document was lost
+    truth = simulated_archive.truth("history")
+    victim = middle_version(truth)
+    archive = _archive_without(simulated_archive, tmp_path, victim["doc_id"], 1)
+    # WHEN it is split THEN the split stops, naming the document, and writes nothing
+    output = tmp_path / "split"
+    with pytest.raises(GapError, match=victim["doc_id"]):
+        split_locally(archive, str(output), SplitOptions(shards=2))
+    assert not output.exists() or not any(output.rglob("*"))
+    # AND with --allow-gaps the manifest keeps both views of the hole, found over the whole archive
+    manifest = split_locally(archive, str(output), SplitOptions(shards=2, allow_gaps=True))
+    assert sorted(g.kind for g in manifest.gaps) == ["missing_revision", "missing_versions"]
+    # AND the worker of the victim's shard refuses, naming the lost revision; the other restores
+    mine = 1 if in_shard(victim["doc_id"], (1, 2)) else 2
+    url = new_sqlite_url()  # type: ignore[operator]
+    with pytest.raises(GapError) as caught:
+        run_restore(str(output), url, RestoreOptions(shard=(mine, 2)))
+    assert victim["doc_id"] in str(caught.value)
+    other = run_restore(str(output), url, RestoreOptions(shard=(3 - mine, 2)))
+    assert other.completed
+    assert other.gaps == []
+    report = run_restore(str(output), url, RestoreOptions(shard=(mine, 2), allow_gaps=True))
+    assert sorted(g.kind for g in report.gaps) == ["missing_revision", "missing_versions"]
+    assert victim["revision_hash"] in " ".join(g.detail for g in report.gaps)
+    # AND those missing revisions are the split's: a worker does not check every shard's block
+    # summaries again (it would find every other shard's revisions missing from its own rows)
+    manifest_path = output / MANIFEST_KEY
+    doc = json.loads(manifest_path.read_text())
+    doc["gaps"] = [g for g in doc["gaps"] if g["kind"] != "missing_revision"]
+    manifest_path.write_text(json.dumps(doc))
+    again = run_restore(str(output), new_sqlite_url(), RestoreOptions(shard=(mine, 2), allow_gaps=True))  # type: ignore[operator]
+    assert [g.kind for g in again.gaps] == ["missing_versions"]
+
+
+def test_a_worker_must_use_the_split_shard_count_and_a_split_needs_an_empty_output(
+    simulated_archive: SimulatedArchive, sqlite_url: str, tmp_path: Path
+) -> None:
+    output = str(tmp_path / "split")
+    split_locally(simulated_archive.archive, output, SplitOptions(shards=3))
+    with pytest.raises(RestoreError, match=r"split into 3 shard\(s\): restore each with --shard i/3"):
+        run_restore(output, sqlite_url, RestoreOptions())
+    with pytest.raises(RestoreError, match="already holds objects"):
+        split_locally(simulated_archive.archive, output, SplitOptions(shards=3))
+    with pytest.raises(RestoreError, match="1 to 100"):
+        SplitOptions(shards=101)
+    manifest = Path(output) / MANIFEST_KEY
+    doc = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**doc, "version": 99}))
+    with pytest.raises(RestoreError, match="version 99 split"):
+        run_restore(output, sqlite_url, RestoreOptions(shard=(1, 3)))
+
+
+def test_cli_splits_and_says_how_to_restore(simulated_archive: SimulatedArchive, tmp_path: Path) -> None:
+    runner = CliRunner()
+    output = str(tmp_path / "split")
+    args = ["restore-split", output, "--shards", "2", "--archive", str(simulated_archive.archive)]
+    result = runner.invoke(app, [*args, "--table", "Person"])
+    assert result.exit_code == 0, result.output
+    assert f"qldb-archive restore {output} TARGET --shard i/2" in result.output
+    truth = simulated_archive.truth("history")
+    people = {t["doc_id"] for t in truth if t["table"] == "Person"}
+    assert f"Person: {len(people)} documents" in result.output
+    assert "Vehicle" not in result.output
+    db = tmp_path / "p.db"
+    for i in (1, 2):
+        restored = runner.invoke(app, ["restore", output, f"sqlite:///{db}", "--shard", f"{i}/2", "-q"])
+        assert restored.exit_code == 0, restored.output
+    with open_target(f"sqlite:///{db}") as target:
+        names = table_names(["Person"], target.capabilities.identifiers)
+        restored_ids = {row.doc_id for row in target.fetch_current(names["Person"])}
+    assert restored_ids == {d for d, t in expected_current(truth).items() if t["table"] == "Person"}
+    # unusable input: exit 2, with what to do
+    both = runner.invoke(app, [*args[:4], "--archive", "x", "--athena-database", "db"])
+    assert both.exit_code == 2
+    assert "one of them" in both.output
+    athena_local = runner.invoke(
+        app, ["restore-split", str(tmp_path / "o"), "--shards", "2", "--athena-database", "db"]
+    )
+    assert athena_local.exit_code == 2
+    assert "s3:// OUTPUT" in athena_local.output
+
+
+def test_a_shard_written_as_athena_writes_it_reads_the_same(
+    simulated_archive: SimulatedArchive, sqlite_url: str, tmp_path: Path
+) -> None:
+    # GIVEN a split whose objects are as another writer may leave them: no .parquet suffix,
+    # INT96 zone-less timestamps (Hive's default), columns in another order, a _SUCCESS marker
+    truth = simulated_archive.truth("history")
+    output = tmp_path / "split"
+    split_locally(simulated_archive.archive, str(output), SplitOptions(shards=2))
+    for path in [*output.rglob("*.parquet")]:
+        table = pq.read_table(path)
+        fields = [
+            pa.field(f.name, pa.timestamp("ns")) if pa.types.is_timestamp(f.type) else f for f in table.schema
+        ]
+        table = table.cast(pa.schema(fields)).select(sorted(table.column_names))
+        pq.write_table(table, path.with_suffix(""), use_deprecated_int96_timestamps=True)
+        path.unlink()
+        (path.parent / "_SUCCESS").write_bytes(b"")
+    # WHEN each worker restores its shard THEN the database equals the truth, times included
+    for i in (1, 2):
+        run_restore(str(output), sqlite_url, RestoreOptions(shard=(i, 2)))
+    with open_target(sqlite_url) as target:
+        assert_current_equals(target, expected_current(truth))
+
+
+@pytest.mark.parametrize("server", ["mysql", "postgresql"])
+def test_workers_started_together_share_one_database(
+    simulated_archive: SimulatedArchive, request: pytest.FixtureRequest, tmp_path: Path, server: str
+) -> None:
+    # GIVEN a split into 3 shards and an empty database
+    truth = simulated_archive.truth("history")
+    output = str(tmp_path / "split")
+    split_locally(simulated_archive.archive, output, SplitOptions(shards=3))
+    url = request.getfixturevalue(f"{server}_url")
+    # WHEN the three workers start at the same moment (all creating the same tables)
+    start = threading.Barrier(3)
+
+    def worker(i: int) -> int:
+        start.wait()
+        return run_restore(output, url, RestoreOptions(history=True, shard=(i, 3))).revisions_applied
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        applied = list(pool.map(worker, (1, 2, 3)))
+    # THEN every one completes and the database equals the truth
+    assert sum(applied) == len(truth)
+    with open_target(url) as target:
+        assert_current_equals(target, expected_current(truth))
