@@ -49,13 +49,14 @@ from athena.local import LOCAL_DATABASE, LocalEngine, revision_objects
 from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
 from restore.content import canonical_json
-from restore.errors import IdentifierError, TargetError
+from restore.errors import IdentifierError, RestoreError, TargetError
 from restore.identifiers import TableNames, table_names
 from restore.parity_cache import CacheOutcome, prepare_archive_index
 from restore.parity_columns import PARITY_COLUMNS, current_row_key, history_row_key
 from restore.parity_index import INDEX_SCHEMA, ensure_history_index
 from restore.plan import vars_of
 from restore.plan_sql import render_plan_query
+from restore.split import read_split
 from restore.targets import Target, open_target
 
 __all__ = [
@@ -681,7 +682,7 @@ def check_parity(
     reads them all when `rebuild_cache`, or when its last such run is `rebuild_after_days` old.
 
     Raises:
-        IdentifierError, UnsupportedTargetError: unusable input.
+        IdentifierError, UnsupportedTargetError, RestoreError: unusable input (a split, not an archive).
         TargetError: the database failed.
         StorageError: the archive cannot be listed, or the cache cannot be written.
     """
@@ -689,6 +690,11 @@ def check_parity(
     report = ParityReport(
         archive=redact_url(str(archive)), target=redact_url(target_url), deep=deep, max_ids=max_ids
     )
+    if read_split(str(archive), endpoint_url=endpoint_url) is not None:
+        raise RestoreError(
+            f"{redact_url(str(archive))} is a restore split (one shard per worker), not an archive: "
+            "check parity against the archive the split was made from"
+        )
     objects = revision_objects(archive, endpoint_url=endpoint_url)  # the views see exactly these
     with (
         LocalEngine.open(

@@ -24,6 +24,7 @@ from firehose_transform.storage import open_location
 from qldb_archive.cli import app
 from restore.errors import GapError, RestoreError
 from restore.identifiers import table_names
+from restore.parity import check_parity
 from restore.plan import in_shard
 from restore.runner import RestoreOptions, run_restore
 from restore.split import MANIFEST_KEY, LocalSplitEngine, SplitManifest, SplitOptions, split_archive
@@ -175,6 +176,8 @@ def test_a_worker_must_use_the_split_shard_count_and_a_split_needs_an_empty_outp
         split_locally(simulated_archive.archive, output, SplitOptions(shards=3))
     with pytest.raises(RestoreError, match="1 to 100"):
         SplitOptions(shards=101)
+    with pytest.raises(RestoreError, match=r"is a restore split .* against the archive"):
+        check_parity(output, sqlite_url)
     manifest = Path(output) / MANIFEST_KEY
     doc = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**doc, "version": 99}))
