@@ -2,7 +2,7 @@
 
     QLDB ledger (legacy) -> Kinesis (KMS) -> Firehose -> transform Lambda -> Parquet in S3 (Object Lock)
                                                                   Glue tables, Athena workgroup, views
-                               restore job (Fargate, on demand), parity job (Fargate, scheduled)
+                               restore and split jobs (Fargate, on demand), parity job (scheduled)
                      (optional) -> live replication Lambda -> the target database (in the jobs' VPC)
                                                   alarms -> SNS
 
@@ -33,6 +33,7 @@ from infra.components.transform_lambda import TransformLambda
 from infra.settings import Settings, settings_from_context
 
 if TYPE_CHECKING:
+    from aws_cdk import aws_ecs as ecs
     from constructs import Construct
 
 __all__ = ["STACK_NAME", "ArchiveStack", "build_app", "main"]
@@ -135,6 +136,9 @@ class ArchiveStack(cdk.Stack):
             subnet_ids=s.subnet_ids,
             availability_zones=s.availability_zones,
             container_image=s.container_image,
+            athena_workgroup=s.workgroup,
+            athena_database=s.database,
+            athena_results=self.catalog.results_bucket,
         )
         self.alarms = Alarms(
             self,
@@ -175,6 +179,24 @@ class ArchiveStack(cdk.Stack):
         )
         self._outputs()
 
+    def _run_task(self, task: ecs.FargateTaskDefinition) -> str:
+        """The ``aws ecs run-task`` command line that runs `task` in the jobs' subnets and security group."""
+        jobs = self.jobs
+        return cdk.Fn.join(
+            "",
+            [
+                "aws ecs run-task --launch-type FARGATE --cluster ",
+                jobs.cluster.cluster_name,
+                " --task-definition ",
+                task.task_definition_arn,
+                " --network-configuration 'awsvpcConfiguration={subnets=[",
+                cdk.Fn.join(",", [sn.subnet_id for sn in jobs.vpc.private_subnets]),
+                "],securityGroups=[",
+                jobs.security_group.security_group_id,
+                "],assignPublicIp=DISABLED}'",
+            ],
+        )
+
     def _outputs(self) -> None:
         jobs = self.jobs
         outputs = {
@@ -186,20 +208,9 @@ class ArchiveStack(cdk.Stack):
             "TargetSecretArn": jobs.target_secret.secret_arn,
             "JobsSecurityGroup": jobs.security_group.security_group_id,
             "AlarmTopicArn": self.alarms.topic.topic_arn,
-            "RestoreRunTask": cdk.Fn.join(
-                "",
-                [
-                    "aws ecs run-task --launch-type FARGATE --cluster ",
-                    jobs.cluster.cluster_name,
-                    " --task-definition ",
-                    jobs.restore_task.task_definition_arn,
-                    " --network-configuration 'awsvpcConfiguration={subnets=[",
-                    cdk.Fn.join(",", [sn.subnet_id for sn in jobs.vpc.private_subnets]),
-                    "],securityGroups=[",
-                    jobs.security_group.security_group_id,
-                    "],assignPublicIp=DISABLED}'",
-                ],
-            ),
+            "RestoreWorkBucket": jobs.work_bucket.bucket_name,
+            "SplitRunTask": self._run_task(jobs.split_task),
+            "RestoreRunTask": self._run_task(jobs.restore_task),
         }
         if self.live is not None:
             outputs["LiveSecurityGroup"] = self.live.security_group.security_group_id

@@ -573,11 +573,16 @@ def restore_split(
     athena_database: Annotated[
         str | None,
         typer.Option(
-            help="Plan on Athena instead, over this Glue database (made by `qldb-archive athena deploy`)."
+            envvar="QLDB_ARCHIVE_ATHENA_DATABASE",
+            help="Plan on Athena instead, over this Glue database (made by `qldb-archive athena deploy`).",
         ),
     ] = None,
     athena_workgroup: Annotated[
-        str, typer.Option(help="With --athena-database: the workgroup (its results location, encryption).")
+        str,
+        typer.Option(
+            envvar="QLDB_ARCHIVE_ATHENA_WORKGROUP",
+            help="With --athena-database: the workgroup (its results location, encryption).",
+        ),
     ] = "qldb-archive",
     table: Annotated[
         list[str] | None, typer.Option("--table", "-t", help="Include only this QLDB table (repeatable).")

@@ -14,15 +14,21 @@
   protected as the archive (its KMS key, TLS only, no public access); only the parity task may
   write or delete there, and nowhere else, and it reads every object in full again every
   `PARITY_REBUILD_DAYS` days.
+- Split: a third task definition, run on demand, for archives too large for one restore: it
+  plans on Athena in the stack's workgroup (``qldb-archive restore-split``) and writes the
+  shards to the work bucket (`WORK_EXPIRY_DAYS`, the archive's key); then one restore task per
+  shard reads them (``restore s3://<work>/<split>/ --shard i/N``). It is the only task that may
+  run Athena queries or write the work bucket, and it gets no database secret.
 - Network: private subnets of a new VPC (one NAT gateway, flow logs to S3) or of an existing
   one; the tasks' security group allows no inbound traffic: let it reach the database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
-from aws_cdk import IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -38,7 +44,14 @@ from infra.bundle import REPO_ROOT
 from infra.components.nag import acknowledge, objects_of
 from infra.metrics import NAMESPACE, PARITY_DIFFERENCES
 
-__all__ = ["IMAGE_FILES", "PARITY_CACHE_PREFIX", "PARITY_REBUILD_DAYS", "TARGET_URL_FIELD", "Jobs"]
+__all__ = [
+    "IMAGE_FILES",
+    "PARITY_CACHE_PREFIX",
+    "PARITY_REBUILD_DAYS",
+    "TARGET_URL_FIELD",
+    "WORK_EXPIRY_DAYS",
+    "Jobs",
+]
 
 IMAGE_FILES: Final = (
     "pyproject.toml",
@@ -56,6 +69,8 @@ PARITY_CACHE_PREFIX: Final = "parity-cache/"
 """Where, in the archive bucket, the parity task keeps its cache (outside the archive's layout)."""
 PARITY_REBUILD_DAYS: Final = 7
 """The parity task reads the whole archive again when its cache's last full read is this old."""
+WORK_EXPIRY_DAYS: Final = 14
+"""The work bucket (restore splits) deletes its objects this many days after they were written."""
 TARGET_URL_FIELD: Final = "url"
 """The secret's JSON field holding the target database URL (mysql://, postgresql://...)."""
 _EXCLUDE: Final = ["*", *(f"!{p}" for p in IMAGE_FILES), "**/__pycache__", "**/*.pyc"]
@@ -68,6 +83,8 @@ class Jobs(Construct):
         cluster: the Fargate cluster.
         restore_task: the restore task definition.
         parity_task: the parity task definition.
+        split_task: the split task definition (plans a restore on Athena, writes the shards).
+        work_bucket: where splits are written (the archive's key, expiring).
         security_group: the tasks' security group (allow it into the target database).
         target_secret: the secret holding the target URL.
         schedule: the parity schedule, or None when disabled.
@@ -88,6 +105,9 @@ class Jobs(Construct):
         subnet_ids: tuple[str, ...],
         availability_zones: tuple[str, ...],
         container_image: str,
+        athena_workgroup: str,
+        athena_database: str,
+        athena_results: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -149,14 +169,56 @@ class Jobs(Construct):
                 sid="DecryptArchive", actions=["kms:Decrypt"], resources=[archive_key.key_arn]
             ),
         ]
+        self.work_bucket = s3.Bucket(
+            self,
+            "Work",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=archive_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="restore-work/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-splits",
+                    expiration=Duration.days(WORK_EXPIRY_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        read_work = [
+            iam.PolicyStatement(
+                sid="ListWork",
+                actions=["s3:GetBucketLocation", "s3:ListBucket"],
+                resources=[self.work_bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadWork", actions=["s3:GetObject"], resources=[self.work_bucket.arn_for_objects("*")]
+            ),
+        ]
         self.restore_task = self._task(
             "Restore",
             image=image,
             environment=environment,
             cpu=4096,
             memory_mib=16384,
-            statements=read_archive,
+            statements=[*read_archive, *read_work],
             command=["exec qldb-archive restore"],  # ARCHIVE and TARGET from the environment
+            findings=((objects_of(self.work_bucket), "a worker reads one split's shard, any object of it"),),
+        )
+        self.split_task = self._split_task(
+            image=image,
+            environment=environment,
+            read_archive=read_archive,
+            read_work=read_work,
+            archive_key=archive_key,
+            workgroup=athena_workgroup,
+            database=athena_database,
+            results=athena_results,
+            stack=stack,
         )
         write_cache = [
             iam.PolicyStatement(
@@ -189,6 +251,85 @@ class Jobs(Construct):
             command=["exec python /app/parity_job.py"],
         )
         self.schedule = self._schedule(parity_schedule, stack) if parity_schedule else None
+
+    def _split_task(
+        self,
+        *,
+        image: ecs.ContainerImage,
+        environment: dict[str, str],
+        read_archive: list[iam.PolicyStatement],
+        read_work: list[iam.PolicyStatement],
+        archive_key: kms.IKey,
+        workgroup: str,
+        database: str,
+        results: s3.IBucket,
+        stack: Stack,
+    ) -> ecs.FargateTaskDefinition:
+        """The split task: Athena queries in the workgroup, the archive read, the work bucket written.
+
+        Athena reads the archive and writes its results and the UNLOAD's objects with the caller's
+        permissions, so those are the task's; nothing else (no database secret, no delete).
+        """
+        glue_arn = f"arn:{stack.partition}:glue:{stack.region}:{stack.account}"
+        statements = [
+            *read_archive,
+            *read_work,
+            iam.PolicyStatement(
+                sid="RunAthenaQueries",
+                actions=["athena:GetQueryExecution", "athena:GetQueryResults", "athena:StartQueryExecution"],
+                resources=[
+                    f"arn:{stack.partition}:athena:{stack.region}:{stack.account}:workgroup/{workgroup}"
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="ReadCatalog",
+                actions=["glue:GetDatabase", "glue:GetTable"],
+                resources=[
+                    f"{glue_arn}:catalog",
+                    f"{glue_arn}:database/{database}",
+                    f"{glue_arn}:table/{database}/*",
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="ListResultsAndWork",
+                actions=["s3:GetBucketLocation", "s3:ListBucket"],
+                resources=[results.bucket_arn, self.work_bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteResultsAndWork",
+                actions=["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                resources=[results.arn_for_objects("*"), self.work_bucket.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(  # both buckets are encrypted with the archive's key (SSE-KMS)
+                sid="EncryptResultsAndWork", actions=["kms:GenerateDataKey"], resources=[archive_key.key_arn]
+            ),
+        ]
+        return self._task(
+            "Split",
+            image=image,
+            environment={  # no QLDB_ARCHIVE_URL: Athena's tables say where the archive is
+                **{k: v for k, v in environment.items() if k != "QLDB_ARCHIVE_URL"},
+                "QLDB_ARCHIVE_ATHENA_DATABASE": database,
+                "QLDB_ARCHIVE_ATHENA_WORKGROUP": workgroup,
+                "QLDB_ARCHIVE_WORK_URL": f"s3://{self.work_bucket.bucket_name}/",
+            },
+            cpu=1024,
+            memory_mib=4096,
+            statements=statements,
+            command=["exec qldb-archive restore-split --help"],  # run-task gives OUTPUT and --shards
+            target_secret=False,
+            findings=(
+                (  # cdk-nag names the pseudo parameters as <AWS::...>
+                    f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{database}/*",
+                    "the archive's tables and views, one database",
+                ),
+                (objects_of(results), "Athena writes each query's results under a name it makes"),
+                (
+                    objects_of(self.work_bucket),
+                    "a split's objects are named by its UNLOAD, a prefix per split",
+                ),
+            ),
+        )
 
     def _vpc(
         self, vpc_id: str, subnet_ids: tuple[str, ...], zones: tuple[str, ...], access_logs: s3.IBucket
@@ -241,6 +382,8 @@ class Jobs(Construct):
         memory_mib: int,
         statements: list[iam.PolicyStatement],
         command: list[str],
+        target_secret: bool = True,
+        findings: Sequence[tuple[str, str]] = (),
     ) -> ecs.FargateTaskDefinition:
         role = iam.Role(
             self,
@@ -265,6 +408,8 @@ class Jobs(Construct):
             "only that bucket's objects are allowed.",
             finding=objects_of(self.archive),
         )
+        for finding, reason in findings:  # wildcards this task's statements need, each justified
+            acknowledge(policy, "AwsSolutions-IAM5", reason, finding=finding)
         if any(st.sid == "WriteParityCache" for st in statements):
             acknowledge(
                 policy,
@@ -291,11 +436,15 @@ class Jobs(Construct):
             entry_point=["/bin/sh", "-c"],
             command=command,
             environment=environment,
-            secrets={
-                "QLDB_ARCHIVE_TARGET_URL": ecs.Secret.from_secrets_manager(
-                    self.target_secret, TARGET_URL_FIELD
-                )
-            },
+            secrets=(
+                {
+                    "QLDB_ARCHIVE_TARGET_URL": ecs.Secret.from_secrets_manager(
+                        self.target_secret, TARGET_URL_FIELD
+                    )
+                }
+                if target_secret
+                else None
+            ),
             logging=ecs.LogDriver.aws_logs(stream_prefix=name.lower(), log_group=self.log_group),
             readonly_root_filesystem=False,
         )

@@ -25,6 +25,8 @@ EXPECTED_ACKNOWLEDGEMENTS: Final = {
     "AwsSolutions-IAM5[Resource::*]",  # ecr:GetAuthorizationToken, cloudwatch:PutMetricData
     "AwsSolutions-IAM5[Resource::<bucket>/*]",  # objects of one bucket (Firehose, jobs, Athena results)
     "AwsSolutions-SQS3",  # the live replication queue is itself the dead end
+    # the split task reads the archive's Glue tables and views, in its one database
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/qldb_archive/*]",
     # the live function's network interfaces, subnets and security groups, in this account and region
     *(
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:{kind}/*]"

@@ -16,6 +16,7 @@ from aws_cdk.assertions import Match, Template  # noqa: E402
 from athena.ddl import blocks_columns, revisions_columns  # noqa: E402
 from athena.views import QUERY_NAMES, VIEW_NAMES  # noqa: E402
 from firehose_transform.schema import COLUMNS, PARTITION_KEYS, glue_types  # noqa: E402
+from infra.components.jobs import WORK_EXPIRY_DAYS  # noqa: E402
 from infra.metrics import NAMESPACE, PARITY_DIFFERENCES, PROCESSING_FAILED_RECORDS  # noqa: E402
 
 
@@ -351,13 +352,15 @@ def test_restore_and_parity_tasks(default_synth: Synth, template: Template) -> N
         "AWS::ECS::TaskDefinition", {"RequiresCompatibilities": ["FARGATE"], "NetworkMode": "awsvpc"}
     )
     containers = _containers(default_synth)
-    assert len(containers) == 2
+    assert len(containers) == 3
     commands = {lid: " ".join(c["Command"]) for lid, c in containers.items()}
     restore = next(lid for lid in commands if lid.startswith("JobsRestoreTask"))
     parity = next(lid for lid in commands if lid.startswith("JobsParityTask"))
     assert "qldb-archive restore" in commands[restore]
     assert "parity_job.py" in commands[parity]
-    for container in containers.values():
+    for lid, container in containers.items():
+        if lid.startswith("JobsSplitTask"):
+            continue  # no database: test_the_split_task_plans_on_athena_and_writes_only_the_work_bucket
         (secret,) = container["Secrets"]
         assert secret["Name"] == "QLDB_ARCHIVE_TARGET_URL"
         assert ":url::" in json.dumps(secret["ValueFrom"])
@@ -636,3 +639,53 @@ def test_live_replication_alarms(legacy_synth: Synth) -> None:
     assert by_metric["IteratorAge"]["Threshold"] == 3_600_000  # freshness_seconds, in milliseconds
     for alarm in live.values():
         assert alarm["AlarmActions"][0]["Ref"].startswith("AlarmsTopic")
+
+
+def test_the_split_task_plans_on_athena_and_writes_only_the_work_bucket(default_synth: Synth) -> None:
+    # GIVEN the split task
+    (split,) = [c for lid, c in _containers(default_synth).items() if lid.startswith("JobsSplitTask")]
+    env = {e["Name"]: e["Value"] for e in split["Environment"]}
+    # THEN it plans on Athena in the stack's workgroup and database, and gets no database secret
+    assert (env["QLDB_ARCHIVE_ATHENA_DATABASE"], env["QLDB_ARCHIVE_ATHENA_WORKGROUP"]) == (
+        "qldb_archive",
+        "qldb-archive",
+    )
+    assert "QLDB_ARCHIVE_URL" not in env  # else restore-split would be given --archive too
+    assert "Secrets" not in split
+    assert "restore-split" in " ".join(split["Command"])
+    statements = _task_policy(default_synth, "Split")
+    athena = statements["RunAthenaQueries"]
+    assert sorted(_list(athena["Action"])) == [
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StartQueryExecution",
+    ]
+    assert json.dumps(athena["Resource"]).endswith(':workgroup/qldb-archive"]]}')
+    assert sorted(_list(statements["ReadCatalog"]["Action"])) == ["glue:GetDatabase", "glue:GetTable"]
+    # AND it writes (never deletes) only the Athena results and the work bucket, with the archive's key
+    writes = {"s3:PutObject", "s3:DeleteObject", "s3:*", "s3:AbortMultipartUpload"}
+    writing = {sid for sid, st in statements.items() if writes & set(_list(st["Action"]))}
+    assert writing == {"WriteResultsAndWork"}
+    assert "s3:DeleteObject" not in _list(statements["WriteResultsAndWork"]["Action"])
+    targets = json.dumps(statements["WriteResultsAndWork"]["Resource"])
+    assert "JobsWork" in targets
+    assert "CatalogResults" in targets
+    assert "Archive" not in targets
+    assert statements["EncryptResultsAndWork"]["Resource"] == statements["DecryptArchive"]["Resource"]
+    # AND a restore worker may read the work bucket, not write it
+    restore = _task_policy(default_synth, "Restore")
+    assert "JobsWork" in json.dumps(restore["ReadWork"]["Resource"])
+    assert not any(writes & set(_list(st["Action"])) for st in restore.values())
+
+
+def test_the_work_bucket_expires_splits_and_is_encrypted(default_synth: Synth) -> None:
+    (work,) = [
+        b for lid, b in default_synth.resources("AWS::S3::Bucket").items() if lid.startswith("JobsWork")
+    ]
+    props = work["Properties"]
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == WORK_EXPIRY_DAYS
+    encryption = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert props["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert "LoggingConfiguration" in props
