@@ -71,9 +71,10 @@ def run_workers(split: Path, url_for: Any, shards: int, parallel: int) -> list[d
     """Every shard's restore (``--history``), `parallel` at a time; each one's figures."""
 
     def one(i: int) -> dict[str, Any]:
-        args = ["restore", str(split), url_for(i), "-q", "--history", "--json", "--shard", f"{i}/{shards}"]
-        result = child_cli(*args)
-        report = json.loads(result["stdout"])
+        with tempfile.NamedTemporaryFile(suffix=".json") as file:
+            args = ["restore", str(split), url_for(i), "-q", "--history", "--shard", f"{i}/{shards}"]
+            result = child_cli(*args, "--report", file.name)
+            report = json.loads(Path(file.name).read_text())
         return {**result, "revisions": report["revisions_applied"], "report": report}
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:

@@ -215,6 +215,7 @@ class LocalSplitEngine:
     def unload(  # noqa: D102
         self, query: str, params: Sequence[object], *, prefix: str, partitioned_by: Sequence[str]
     ) -> None:
+        self.engine.drop_index()  # planned: its memory goes to the unload (a no-op once dropped)
         sql = render_plan_query(query, database=LOCAL_DATABASE)  # every column: not the index
         self.engine.unload(sql, params, location=self.output, prefix=prefix, partitioned_by=partitioned_by)
 
