@@ -599,6 +599,9 @@ def restore_split(
     memory_limit: Annotated[
         str, typer.Option(help="With --archive: the local engine's (DuckDB's) memory limit.")
     ] = "640MB",
+    dry_run: Annotated[
+        bool, typer.Option(help="Plan only (on Athena too): print what the split would hold; write nothing.")
+    ] = False,
     json_out: JsonOption = False,
     endpoint_url: EndpointOption = None,
     athena_endpoint_url: Annotated[
@@ -635,6 +638,7 @@ def restore_split(
             as_of_block=as_of_block,
             as_of_time=None if as_of_time is None else _parse_time(as_of_time),
             allow_gaps=allow_gaps,
+            dry_run=dry_run,
         )
         location = open_location(output, endpoint_url=endpoint_url)
         try:
@@ -666,21 +670,30 @@ def restore_split(
         except (ConflictError, GapError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(ExitCode.CHECK_FAILED) from None
+    exit_code = ExitCode.CHECK_FAILED if manifest.refused else ExitCode.OK
     if json_out:
         echo_json(manifest.to_json())
-        return
+        raise typer.Exit(exit_code)
     cut = "every block" if manifest.block_cut is None else f"blocks up to {manifest.block_cut}"
+    done = "would split" if dry_run else "split"
     typer.echo(
-        f"split {manifest.archive} ({cut}, planned on {manifest.engine}) into {shards} shard(s) at {output}"
+        f"{done} {manifest.archive} ({cut}, planned on {manifest.engine}) into {shards} shard(s) at {output}"
     )
     for t in manifest.tables:
         typer.echo(f"  {t.table_name}: {t.documents} documents, {t.revisions} revisions, {t.deletes} deletes")
     if manifest.gaps:
-        typer.echo(f"  {len(manifest.gaps)} gap(s), allowed; each worker reports its own")
-    typer.echo(
-        "restore each shard (in parallel, into one database): "
-        f"qldb-archive restore {output} TARGET --shard i/{shards}"
-    )
+        for gap in manifest.gaps[:10]:
+            typer.echo(f"  gap: {gap.describe()}")
+        if len(manifest.gaps) > 10:
+            typer.echo(f"  ... and {len(manifest.gaps) - 10} more gap(s)")
+    if manifest.refused:
+        typer.echo(f"error: refused: {manifest.refused}", err=True)
+    elif not dry_run:
+        typer.echo(
+            "restore each shard (in parallel, into one database): "
+            f"qldb-archive restore {output} TARGET --shard i/{shards}"
+        )
+    raise typer.Exit(exit_code)
 
 
 @app.command()

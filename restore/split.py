@@ -33,7 +33,7 @@ from athena.local import INDEX_DATABASE, LOCAL_DATABASE, LocalEngine
 from athena.remote import MAX_UNLOAD_PARTITIONS, AthenaEngine
 from firehose_transform.storage import Location, StorageError, open_location
 from journal.urls import redact_url
-from restore.errors import RestoreError
+from restore.errors import ConflictError, GapError, RestoreError
 from restore.plan import NO_BLOCK_CUT, Gap, RestorePlan, TablePlan, check_plan, format_shard, vars_of
 from restore.plan_sql import render_plan_query
 from restore.survey import block_cut_for, survey
@@ -82,6 +82,7 @@ class SplitOptions:
         as_of_time: include the blocks committed by this time (naive: UTC).
         allow_gaps: split even when the archive has holes (each worker still refuses them
             unless it too is given --allow-gaps).
+        dry_run: plan only: write nothing, report what a split would hold and any refusal.
     """
 
     shards: int
@@ -89,6 +90,7 @@ class SplitOptions:
     as_of_block: int | None = None
     as_of_time: dt.datetime | None = None
     allow_gaps: bool = False
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.shards <= MAX_UNLOAD_PARTITIONS:
@@ -111,6 +113,7 @@ class SplitManifest:
         tables: per QLDB table, what a restore of every shard applies.
         gaps: every gap found (the workers take the missing revisions from here).
         created_at: when the split finished (UTC, ISO 8601).
+        refused: a dry run's reason the split would be refused (conflicts, gaps); else None.
     """
 
     archive: str
@@ -121,6 +124,7 @@ class SplitManifest:
     tables: tuple[TablePlan, ...]
     gaps: tuple[Gap, ...]
     created_at: str
+    refused: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The manifest as JSON-ready data."""
@@ -135,6 +139,7 @@ class SplitManifest:
             "tables": [vars_of(t) for t in self.tables],
             "gaps": [vars_of(g) for g in self.gaps],
             "created_at": self.created_at,
+            "refused": self.refused,
         }
 
     @classmethod
@@ -161,6 +166,7 @@ class SplitManifest:
                 tables=tuple(TablePlan(**t) for t in doc["tables"]),
                 gaps=tuple(Gap(**g) for g in doc["gaps"]),
                 created_at=str(doc["created_at"]),
+                refused=doc.get("refused"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RestoreError(f"{url}: a damaged split manifest ({exc}); split again") from None
@@ -258,7 +264,8 @@ def split_archive(
 
     Raises:
         RestoreError: `output` is not empty, or a selected table has no revision.
-        ConflictError, GapError: the plan is refused, as `restore` refuses it (nothing written).
+        ConflictError, GapError: the plan is refused, as `restore` refuses it (nothing written;
+            a dry run reports it in `SplitManifest.refused` instead).
     """
     if output.list_keys():
         raise RestoreError(
@@ -277,18 +284,17 @@ def split_archive(
         chunks=(),
         start_after=-1,
     )
-    check_plan(plan, allow_gaps=options.allow_gaps)
+    refused = None
+    try:
+        check_plan(plan, allow_gaps=options.allow_gaps)
+    except (ConflictError, GapError) as exc:
+        if not options.dry_run:
+            raise
+        refused = str(exc)
     logger.info(
         "split planned", extra={"engine": engine.name, "block_cut": block_cut, "gaps": len(found.gaps)}
     )
     n = options.shards
-    engine.unload(
-        "split_revisions",
-        [n, n, n, block_cut, selection, selection],
-        prefix=REVISIONS_PREFIX,
-        partitioned_by=[SHARD_COLUMN],
-    )
-    engine.unload("split_blocks", [block_cut], prefix=BLOCKS_PREFIX, partitioned_by=())
     moment = now if now is not None else dt.datetime.now(dt.UTC)
     manifest = SplitManifest(
         archive=redact_url(archive),
@@ -299,7 +305,17 @@ def split_archive(
         tables=found.tables,
         gaps=found.gaps,
         created_at=moment.isoformat(timespec="seconds"),
+        refused=refused,
     )
+    if options.dry_run:
+        return manifest
+    engine.unload(
+        "split_revisions",
+        [n, n, n, block_cut, selection, selection],
+        prefix=REVISIONS_PREFIX,
+        partitioned_by=[SHARD_COLUMN],
+    )
+    engine.unload("split_blocks", [block_cut], prefix=BLOCKS_PREFIX, partitioned_by=())
     output.write_bytes(MANIFEST_KEY, (json.dumps(manifest.to_json(), indent=2) + "\n").encode("utf-8"))
     return manifest
 

@@ -140,6 +140,15 @@ def test_gaps_refuse_the_split_and_each_worker_reports_its_own(
     with pytest.raises(GapError, match=victim["doc_id"]):
         split_locally(archive, str(output), SplitOptions(shards=2))
     assert not output.exists() or not any(output.rglob("*"))
+    # AND a dry run (on the CLI) names the hole and the refusal, exit 1, and writes nothing either
+    dry = CliRunner().invoke(
+        app, ["restore-split", str(output), "--shards", "2", "--archive", str(archive), "--dry-run"]
+    )
+    assert dry.exit_code == 1, dry.output
+    assert "would split" in dry.output
+    assert f"gap: missing versions: {victim['table']}/{victim['doc_id']}" in dry.output
+    assert "refused" in dry.output
+    assert not output.exists() or not any(output.rglob("*"))
     # AND with --allow-gaps the manifest keeps both views of the hole, found over the whole archive
     manifest = split_locally(archive, str(output), SplitOptions(shards=2, allow_gaps=True))
     assert sorted(g.kind for g in manifest.gaps) == ["missing_revision", "missing_versions"]
