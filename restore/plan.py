@@ -200,6 +200,21 @@ def check_plan(plan: RestorePlan, *, allow_gaps: bool) -> None:
         raise GapError(shown + more, count=len(plan.gaps))
 
 
+def refusal(plan: RestorePlan, *, allow_gaps: bool, dry_run: bool) -> str | None:
+    """`check_plan`, for a run that may only report: a dry run's refusal as text, else None.
+
+    Raises:
+        ConflictError, GapError: the plan is refused and this is not a dry run.
+    """
+    try:
+        check_plan(plan, allow_gaps=allow_gaps)
+    except (ConflictError, GapError) as exc:
+        if not dry_run:
+            raise
+        return str(exc)
+    return None
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``i/n`` (1 <= i <= n) as a pair.
 

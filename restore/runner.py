@@ -32,7 +32,7 @@ from restore.bulk import bulk_batches
 from restore.bulk_load import ensure_schema_over, load_slices
 from restore.checkpoint import Checkpoint, RunIdentity, resume_point
 from restore.content import content_hash
-from restore.errors import ConflictError, GapError, RestoreError, TransientTargetError
+from restore.errors import RestoreError, TransientTargetError
 from restore.identifiers import TableNames, table_names
 from restore.ledger_archive import add_revision_ion, attach_blocks, read_blocks, read_expected_data
 from restore.plan import (
@@ -41,12 +41,12 @@ from restore.plan import (
     DocumentRange,
     Gap,
     RestorePlan,
-    check_plan,
     document_ranges,
     format_shard,
     in_shard,
     keep_gaps,
     range_revisions,
+    refusal,
     split_batches,
     vars_of,
 )
@@ -720,13 +720,7 @@ def run_restore(
         plan, names = build_plan(
             engine, target, options, start_after=start_after, block_cut=block_cut, missing=missing
         )
-        refused = None
-        try:
-            check_plan(plan, allow_gaps=options.allow_gaps)
-        except (ConflictError, GapError) as exc:
-            if not options.dry_run:
-                raise
-            refused = str(exc)
+        refused = refusal(plan, allow_gaps=options.allow_gaps, dry_run=options.dry_run)
         report = RestoreReport(
             archive=redact_url(str(archive)),
             target=redact_url(target_url),

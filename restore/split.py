@@ -33,8 +33,8 @@ from athena.local import INDEX_DATABASE, LOCAL_DATABASE, LocalEngine
 from athena.remote import MAX_UNLOAD_PARTITIONS, AthenaEngine
 from firehose_transform.storage import Location, StorageError, open_location
 from journal.urls import redact_url
-from restore.errors import ConflictError, GapError, RestoreError
-from restore.plan import NO_BLOCK_CUT, Gap, RestorePlan, TablePlan, check_plan, format_shard, vars_of
+from restore.errors import RestoreError
+from restore.plan import NO_BLOCK_CUT, Gap, RestorePlan, TablePlan, format_shard, refusal, vars_of
 from restore.plan_sql import render_plan_query
 from restore.survey import block_cut_for, survey
 
@@ -284,13 +284,7 @@ def split_archive(
         chunks=(),
         start_after=-1,
     )
-    refused = None
-    try:
-        check_plan(plan, allow_gaps=options.allow_gaps)
-    except (ConflictError, GapError) as exc:
-        if not options.dry_run:
-            raise
-        refused = str(exc)
+    refused = refusal(plan, allow_gaps=options.allow_gaps, dry_run=options.dry_run)
     logger.info(
         "split planned", extra={"engine": engine.name, "block_cut": block_cut, "gaps": len(found.gaps)}
     )
