@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import boto3
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -20,14 +21,24 @@ import pytest
 from typer.testing import CliRunner
 
 from athena.local import LocalEngine
+from athena.remote import AthenaEngine, render_unload
 from firehose_transform.storage import open_location
 from qldb_archive.cli import app
 from restore.errors import GapError, RestoreError
 from restore.identifiers import table_names
 from restore.parity import check_parity
-from restore.plan import in_shard
+from restore.plan import NO_BLOCK_CUT, in_shard
+from restore.plan_sql import render_plan_query
 from restore.runner import RestoreOptions, run_restore
-from restore.split import MANIFEST_KEY, LocalSplitEngine, SplitManifest, SplitOptions, split_archive
+from restore.split import (
+    MANIFEST_KEY,
+    AthenaSplitEngine,
+    LocalSplitEngine,
+    SplitManifest,
+    SplitOptions,
+    read_split,
+    split_archive,
+)
 from restore.targets import open_target
 from tests.integration.test_restore_acceptance import (
     TABLES,
@@ -37,6 +48,7 @@ from tests.integration.test_restore_acceptance import (
     expected_current,
     middle_version,
 )
+from tests.unit.athena.test_remote import _queue_result
 
 if TYPE_CHECKING:
     from tests.integration.conftest import SimulatedArchive
@@ -270,3 +282,61 @@ def test_workers_started_together_share_one_database(
     assert sum(applied) == len(truth)
     with open_target(url) as target:
         assert_current_equals(target, expected_current(truth))
+
+
+def test_a_split_planned_on_athena_asks_the_plan_then_unloads_the_shards(
+    s3_bucket: str, s3_endpoint_url: str
+) -> None:
+    # moto's Athena, on the same moto server as S3
+    moto_athena = boto3.client("athena", endpoint_url=s3_endpoint_url, region_name="us-east-1")
+    workgroup = f"restore-{s3_bucket}"
+    moto_athena.create_work_group(Name=workgroup, Configuration={})
+
+    def answer(rows: list[list[str | None]], columns: list[tuple[str, str]]) -> None:
+        _queue_result(rows, columns, api=s3_endpoint_url)
+
+    # GIVEN Athena's answers to the plan's questions (moto's Athena runs no SQL: they are queued)
+    plan_columns = ["table_name", "documents", "revisions", "deletes", "redactions"]
+    plan_columns += ["duplicate_copies", "conflicts", "first_block", "last_block"]
+    types = [(c, "bigint" if c != "table_name" else "varchar") for c in plan_columns]
+    answer([plan_columns, ["Person", "3", "7", "1", "0", "2", "0", "4", "90"]], types)
+    for columns in (["table_name", "doc_id", "version"], ["table_name", "doc_id"], ["table_name", "doc_id"]):
+        answer([columns], [(c, "varchar") for c in columns])  # no conflict, no gap
+    answer(
+        [["first_block", "last_block"], ["1", "90"]], [("first_block", "bigint"), ("last_block", "bigint")]
+    )
+    answer([["block_seq", "doc_id"]], [("block_seq", "bigint"), ("doc_id", "varchar")])
+    url = f"s3://{s3_bucket}/split"
+    output = open_location(url, endpoint_url=s3_endpoint_url)
+    # WHEN a split into 4 shards is planned on Athena
+    athena = AthenaEngine(moto_athena, workgroup, "qldb", poll_seconds=0)
+    manifest = split_archive(
+        AthenaSplitEngine(athena, output), output, SplitOptions(shards=4), archive="athena:qldb"
+    )
+    # THEN Athena was asked the plan's questions, then unloaded the shards and the block summaries
+    runs = [
+        moto_athena.get_query_execution(QueryExecutionId=q)["QueryExecution"]
+        for q in moto_athena.list_query_executions(WorkGroup=workgroup)["QueryExecutionIds"]
+    ]
+    sent = {r["Query"]: r.get("ExecutionParameters", []) for r in runs}
+    revisions = render_unload(
+        render_plan_query("split_revisions", database="qldb"),
+        output=f"{url}/revisions/",
+        partitioned_by=["p_shard"],
+    )
+    everything = "CAST(ARRAY[] AS ARRAY(VARCHAR))"
+    assert sent[revisions] == ["4", "4", "4", str(NO_BLOCK_CUT), everything, everything]
+    blocks = render_unload(render_plan_query("split_blocks", database="qldb"), output=f"{url}/blocks/")
+    assert sent[blocks] == [str(NO_BLOCK_CUT)]
+    assert sent[render_plan_query("plan_tables", database="qldb")] == [
+        str(NO_BLOCK_CUT),
+        everything,
+        everything,
+    ]
+    assert len(runs) == 8
+    # AND the manifest, written last, holds Athena's answers
+    assert [(t.table_name, t.documents, t.revisions) for t in manifest.tables] == [("Person", 3, 7)]
+    assert manifest.engine == "athena"
+    assert manifest.gaps == ()
+    assert output.exists(MANIFEST_KEY)
+    assert read_split(url, endpoint_url=s3_endpoint_url) == manifest

@@ -152,7 +152,10 @@ def moto_athena(moto_aws: None) -> Any:
     return client
 
 
-def _queue_result(rows: list[list[str | None]], columns: list[tuple[str, str]]) -> None:
+def _queue_result(
+    rows: list[list[str | None]], columns: list[tuple[str, str]], api: str = "http://motoapi.amazonaws.com"
+) -> None:
+    """Queue one answer for moto's Athena (in-process, or a moto server at `api`): it runs no SQL."""
     import requests
 
     result = {
@@ -163,7 +166,7 @@ def _queue_result(rows: list[list[str | None]], columns: list[tuple[str, str]]) 
         ],
     }
     body: dict[str, Any] = {"account_id": "123456789012", "region": "us-east-1", "results": [result]}
-    requests.post("http://motoapi.amazonaws.com/moto-api/static/athena/query-results", json=body, timeout=10)
+    requests.post(f"{api}/moto-api/static/athena/query-results", json=body, timeout=10).raise_for_status()
 
 
 def test_query_sends_parameters_and_reads_typed_rows(moto_athena: Any) -> None:
