@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -292,7 +293,7 @@ def test_a_split_planned_on_athena_asks_the_plan_then_unloads_the_shards(
     workgroup = f"restore-{s3_bucket}"
     moto_athena.create_work_group(Name=workgroup, Configuration={})
 
-    def answer(rows: list[list[str | None]], columns: list[tuple[str, str]]) -> None:
+    def answer(rows: Sequence[Sequence[str | None]], columns: list[tuple[str, str]]) -> None:
         _queue_result(rows, columns, api=s3_endpoint_url)
 
     # GIVEN Athena's answers to the plan's questions (moto's Athena runs no SQL: they are queued)

@@ -153,7 +153,9 @@ def moto_athena(moto_aws: None) -> Any:
 
 
 def _queue_result(
-    rows: list[list[str | None]], columns: list[tuple[str, str]], api: str = "http://motoapi.amazonaws.com"
+    rows: Sequence[Sequence[str | None]],
+    columns: list[tuple[str, str]],
+    api: str = "http://motoapi.amazonaws.com",
 ) -> None:
     """Queue one answer for moto's Athena (in-process, or a moto server at `api`): it runs no SQL."""
     import requests
