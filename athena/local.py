@@ -610,6 +610,9 @@ class LocalEngine:
             self.con.execute(f"SET threads = {int(threads[0]) if threads else 1}")
             if limit is not None:
                 self.set_memory_limit(limit)
+            else:
+                self.con.execute("RESET memory_limit")
+                self.memory_limit = None
 
     def _unload(
         self,

@@ -114,9 +114,11 @@ class DocumentRange:
 def document_ranges(starts: Sequence[str]) -> list[DocumentRange]:
     """Ranges from ``plan_document_ranges``' rows: each range's first doc_id, in order.
 
-    >>> [(r.first_doc, r.next_first) for r in document_ranges(["a", "m"])]
-    [('a', 'm'), ('m', None)]
+    >>> [(r.first_doc, r.next_first) for r in document_ranges(["a", "m"])], document_ranges([])
+    ([('a', 'm'), ('m', None)], [])
     """
+    if not starts:  # nothing to restore (an empty shard of a split)
+        return []
     return [DocumentRange(first, after) for first, after in zip(starts, [*starts[1:], None], strict=True)]
 
 

@@ -51,7 +51,7 @@ from restore.plan import (
     vars_of,
 )
 from restore.plan_sql import render_plan_query
-from restore.split import open_shard, read_split
+from restore.split import open_shard, read_split, why_empty
 from restore.survey import Ask, block_cut_for, survey
 from restore.targets import Target, open_target
 from restore.typed_columns import SkippedField, typed_columns_for
@@ -714,6 +714,9 @@ def run_restore(
         if may_bulk_load:
             engine.set_memory_limit(options.bulk_memory)  # a bulk load peaks there anyway: plan with it too
         engine.index_history()
+        found = engine.query(f"SELECT 1 AS found FROM {LOCAL_DATABASE}.revisions LIMIT 1")
+        if split is None and found.num_rows == 0:  # a wrong path, or an unfinished split
+            raise RestoreError(why_empty(str(archive), endpoint_url=endpoint_url))
         start_after = resume_point(saved, identity, resume=options.resume, incremental=options.incremental)
         block_cut = resolve_block_cut(engine, options, moment)
         missing = None if split is None else split.gaps

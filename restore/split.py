@@ -54,6 +54,7 @@ __all__ = [
     "read_split",
     "shard_prefix",
     "split_archive",
+    "why_empty",
 ]
 
 logger = logging.getLogger(__name__)
@@ -332,6 +333,20 @@ def read_split(archive: str, *, endpoint_url: str | None = None) -> SplitManifes
     except ValueError as exc:
         raise RestoreError(f"{location.describe(MANIFEST_KEY)}: not JSON ({exc}); split again") from None
     return SplitManifest.from_json(doc, url=location.describe(MANIFEST_KEY))
+
+
+def why_empty(archive: str, *, endpoint_url: str | None = None) -> str:
+    """What to tell someone whose archive holds no revision: a wrong path, or an unfinished split."""
+    location = open_location(archive, endpoint_url=endpoint_url)
+    if any(location.list_keys(prefix) for prefix in (REVISIONS_PREFIX, BLOCKS_PREFIX)):
+        return (
+            f"{redact_url(archive)} holds a restore split's objects but no {MANIFEST_KEY}: the split did "
+            "not finish; split again into an empty prefix"
+        )
+    return (
+        f"no archived revisions under {redact_url(archive)}: give the archive's root, the folder or "
+        "prefix holding the p_ledger=... folders (the Firehose destination), or a split's OUTPUT"
+    )
 
 
 def _data_keys(location: Location, prefix: str) -> list[str]:

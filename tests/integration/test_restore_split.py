@@ -341,3 +341,26 @@ def test_a_split_planned_on_athena_asks_the_plan_then_unloads_the_shards(
     assert manifest.gaps == ()
     assert output.exists(MANIFEST_KEY)
     assert read_split(url, endpoint_url=s3_endpoint_url) == manifest
+
+
+def test_an_empty_shard_restores_nothing_and_an_empty_or_unfinished_archive_is_refused(
+    simulated_archive: SimulatedArchive, sqlite_url: str, tmp_path: Path
+) -> None:
+    # GIVEN one table's documents split over 100 shards: most shards hold none
+    truth = simulated_archive.truth("history")
+    vehicles = {t["doc_id"] for t in truth if t["table"] == "Vehicle"}
+    output = tmp_path / "split"
+    split_locally(simulated_archive.archive, str(output), SplitOptions(shards=100, tables=("Vehicle",)))
+    empty = next(i for i in range(1, 101) if not any(in_shard(d, (i, 100)) for d in vehicles))
+    # WHEN an empty shard's worker runs THEN it completes, having applied nothing
+    report = run_restore(str(output), sqlite_url, RestoreOptions(shard=(empty, 100)))
+    assert report.completed
+    assert report.revisions_applied == 0
+    # AND a split whose manifest is missing (it did not finish) is refused, saying so
+    (output / MANIFEST_KEY).unlink()
+    with pytest.raises(RestoreError, match="did not finish; split again"):
+        run_restore(str(output), sqlite_url, RestoreOptions(shard=(empty, 100)))
+    # AND so is a folder with no archive in it, saying what to give instead
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(RestoreError, match=r"no archived revisions under .* give the archive's root"):
+        run_restore(str(tmp_path / "nothing"), sqlite_url, RestoreOptions())
