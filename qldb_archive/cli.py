@@ -603,6 +603,7 @@ def restore_split(
         bool, typer.Option(help="Plan only (on Athena too): print what the split would hold; write nothing.")
     ] = False,
     json_out: JsonOption = False,
+    quiet: QuietOption = False,
     endpoint_url: EndpointOption = None,
     athena_endpoint_url: Annotated[
         str | None, typer.Option(help="Athena endpoint (tests); the AWS default otherwise.")
@@ -641,6 +642,7 @@ def restore_split(
             dry_run=dry_run,
         )
         location = open_location(output, endpoint_url=endpoint_url)
+        progress = progress_for(sys.stderr, quiet=quiet or json_out)
         try:
             if athena_database is not None:
                 import boto3
@@ -657,6 +659,7 @@ def restore_split(
                     location,
                     options,
                     archive=f"athena:{athena_database}",
+                    progress=progress,
                 )
             else:
                 assert archive is not None
@@ -665,7 +668,11 @@ def restore_split(
                 ) as engine:
                     engine.index_history()
                     manifest = split_archive(
-                        LocalSplitEngine(engine, location), location, options, archive=archive
+                        LocalSplitEngine(engine, location),
+                        location,
+                        options,
+                        archive=archive,
+                        progress=progress,
                     )
         except (ConflictError, GapError) as exc:
             typer.echo(f"error: {exc}", err=True)

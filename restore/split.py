@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from athena.local import INDEX_DATABASE, LOCAL_DATABASE, LocalEngine
 from athena.remote import MAX_UNLOAD_PARTITIONS, AthenaEngine
 from firehose_transform.storage import Location, StorageError, open_location
+from journal.progress import NULL_PROGRESS, ProgressReporter
 from journal.urls import redact_url
 from restore.errors import RestoreError
 from restore.plan import NO_BLOCK_CUT, Gap, RestorePlan, TablePlan, format_shard, refusal, vars_of
@@ -253,6 +254,7 @@ def split_archive(
     *,
     archive: str,
     now: dt.datetime | None = None,
+    progress: ProgressReporter = NULL_PROGRESS,
 ) -> SplitManifest:
     """Plan the restore of the whole archive on `engine`, write each shard's rows and the manifest.
 
@@ -262,6 +264,7 @@ def split_archive(
         options: the shard count, table selection, point in time.
         archive: what is split, for the manifest (credentials are redacted here).
         now: the manifest's time (tests).
+        progress: told of each question asked and each unload (on Athena, each can take minutes).
 
     Raises:
         RestoreError: `output` is not empty, or a selected table has no revision.
@@ -273,10 +276,20 @@ def split_archive(
             f"{output.url} already holds objects: split into an empty folder or prefix (an Athena "
             "UNLOAD requires one, and a worker must never read two splits mixed)"
         )
+
+    def ask(query: str, params: Sequence[object]) -> pa.Table:
+        answer = engine.ask(query, params)
+        progress.advance()
+        return answer
+
     moments = [options.as_of_time] if options.as_of_time is not None else []
-    block_cut = block_cut_for(engine.ask, as_of_block=options.as_of_block, moments=moments)
-    selection = list(options.tables)
-    found = survey(engine.ask, block_cut=block_cut, selection=selection)
+    progress.start("split: plan", total=None, unit="queries")
+    try:
+        block_cut = block_cut_for(ask, as_of_block=options.as_of_block, moments=moments)
+        selection = list(options.tables)
+        found = survey(ask, block_cut=block_cut, selection=selection)
+    finally:
+        progress.finish()
     plan = RestorePlan(
         tables=found.tables,
         block_cut=block_cut,
@@ -304,13 +317,19 @@ def split_archive(
     )
     if options.dry_run:
         return manifest
-    engine.unload(
-        "split_revisions",
-        [n, n, n, block_cut, selection, selection],
-        prefix=REVISIONS_PREFIX,
-        partitioned_by=[SHARD_COLUMN],
-    )
-    engine.unload("split_blocks", [block_cut], prefix=BLOCKS_PREFIX, partitioned_by=())
+    progress.start("split: write shards", total=2, unit="unloads")
+    try:
+        engine.unload(
+            "split_revisions",
+            [n, n, n, block_cut, selection, selection],
+            prefix=REVISIONS_PREFIX,
+            partitioned_by=[SHARD_COLUMN],
+        )
+        progress.advance()
+        engine.unload("split_blocks", [block_cut], prefix=BLOCKS_PREFIX, partitioned_by=())
+        progress.advance()
+    finally:
+        progress.finish()
     output.write_bytes(MANIFEST_KEY, (json.dumps(manifest.to_json(), indent=2) + "\n").encode("utf-8"))
     return manifest
 
