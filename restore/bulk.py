@@ -39,6 +39,7 @@ __all__ = [
     "BulkRows",
     "bulk_batches",
     "render_is_empty",
+    "shard_filter",
     "slice_loads",
     "split_bulk_rows",
     "to_csv",
@@ -153,13 +154,15 @@ def render_is_empty(
     quote: Callable[[str], str],
     tombstone_filter: str,
     existing: Collection[str] | None = None,
+    row_filter: str | None = None,
 ) -> str | None:
     r"""One SELECT that is true when any of these tables, or the tombstones of their QLDB tables, has a row.
 
     `tombstone_filter` is the engine's test of ``table_name`` against the QLDB names (its only
     parameter); table names enter only through `quote`. With `existing`, only the tables named
     there are read (one that does not exist holds no row, as in a dry run before any table is
-    created); None when none of them exists.
+    created); None when none of them exists. `row_filter`: only rows it holds true of count
+    (`shard_filter`: one shard's documents).
 
     >>> from restore.identifiers import TableNames
     >>> sql = render_is_empty([TableNames("P", "P", "P_history")], history=False, quote=lambda n: f'"{n}"',
@@ -172,12 +175,31 @@ def render_is_empty(
     'SELECT EXISTS (SELECT 1 FROM P_history)'
     """
     tables = [t for t in target_tables(names, history=history) if existing is None or t in existing]
-    probes = [f"SELECT 1 FROM {quote(t)}" for t in tables]
+    where = f" WHERE {row_filter}" if row_filter else ""
+    probes = [f"SELECT 1 FROM {quote(t)}{where}" for t in tables]
     if existing is None or TOMBSTONE_TABLE in existing:
-        probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE {tombstone_filter}")
+        also = f" AND {row_filter}" if row_filter else ""
+        probes.append(f"SELECT 1 FROM {quote(TOMBSTONE_TABLE)} WHERE {tombstone_filter}{also}")
     if not probes:
         return None
     return "SELECT " + " OR ".join(f"EXISTS ({p})" for p in probes)
+
+
+def shard_filter(md5_int32: Callable[[str, int], str], column: str, shard: tuple[int, int]) -> str:
+    """SQL true of the rows whose `column` is a document of `shard` (i, n), as `restore.plan.in_shard` says.
+
+    The first 8 bytes of MD5, big-endian, modulo n, taken as two 32-bit halves (`md5_int32`, the
+    target dialect's) so no engine needs unsigned 64-bit arithmetic; `column` is a plain name.
+    ``mod()``, not ``%``, which the drivers would read as a placeholder (MySQL, PostgreSQL).
+
+    >>> shard_filter(lambda e, o: f"h({e},{o})", "doc_id", (2, 3))
+    'mod(mod(h(doc_id,1), 3) * 1 + h(doc_id,9), 3) = 1'
+    """
+    i, n = shard
+    if not column.isidentifier() or not 1 <= i <= n:
+        raise ValueError(f"no shard filter for column {column!r} and shard {shard!r}")
+    high, low = md5_int32(column, 1), md5_int32(column, 9)
+    return f"mod(mod({high}, {n}) * {2**32 % n} + {low}, {n}) = {i - 1}"
 
 
 def bulk_batches(

@@ -532,32 +532,44 @@ def first_full_restore(options: RestoreOptions, target: Target, saved: Checkpoin
     )
 
 
-def bulk_load_possible(options: RestoreOptions, target: Target, saved: Checkpoint | None) -> bool:
+def bulk_load_possible(
+    options: RestoreOptions, target: Target, saved: Checkpoint | None, *, sliced: bool = False
+) -> bool:
     """True when a first, full restore may load the final rows in bulk (`restore.bulk`).
 
-    On a target that can, for the whole archive (a shard would have to filter rows in Python);
-    the run then loads in bulk only if the tables hold no row yet (`Target.is_empty`), so
-    nothing is loaded twice.
+    On a target that can, for the whole archive, or for one shard of a split (`sliced`: its
+    objects hold exactly that shard's documents; of the archive itself a shard would have to filter
+    rows in Python). The run then loads in bulk only if the tables hold no row yet, of that
+    shard's documents for a split's worker (`Target.is_empty`), so nothing is loaded twice.
     """
     return (
         options.bulk_load
         and target.capabilities.bulk_insert
-        and options.shard == (1, 1)
+        and (options.shard == (1, 1) or sliced)
         and first_full_restore(options, target, saved)
     )
 
 
 def choose_method(
-    options: RestoreOptions, target: Target, saved: Checkpoint | None, restored: Sequence[TableNames]
+    options: RestoreOptions,
+    target: Target,
+    saved: Checkpoint | None,
+    restored: Sequence[TableNames],
+    *,
+    sliced: bool = False,
 ) -> str:
     """How the run applies the archive: ``bulk load``, ``final state``, ``document order``, ``block order``.
 
     A first, full restore loads in bulk where the target can and its tables hold no row yet
-    (`bulk_load_possible`; a table not yet created holds none); else it applies in document order
-    (`first_full_restore`), only each document's final state without history; anything else
-    (a resumed, incremental or sharded run, or a ledger) applies in block order.
+    (`bulk_load_possible`; a table not yet created holds none; for a split's worker, no row of its
+    shard's documents, so the workers of one split all load in bulk, each its own documents);
+    else it applies in document order (`first_full_restore`), only each document's final state
+    without history; anything else (a resumed, incremental or sharded run, or a ledger) applies
+    in block order.
     """
-    if bulk_load_possible(options, target, saved) and target.is_empty(restored, history=options.history):
+    if bulk_load_possible(options, target, saved, sliced=sliced) and target.is_empty(
+        restored, history=options.history, shard=options.shard
+    ):
         return "bulk load"
     if first_full_restore(options, target, saved):
         return "document order" if options.history else "final state"
@@ -587,7 +599,8 @@ def _bulk_restore(
     restored = [names[t.table_name] for t in plan.tables]
     retry(target, lambda: target.save_checkpoint(unfinished))
     rows = sum(t.documents for t in plan.tables) + (plan.revisions_to_apply if options.history else 0)
-    if target.rebuilds_parity_indexes(rows):
+    if options.shard == (1, 1) and target.rebuilds_parity_indexes(rows):
+        # not for a split's worker: the other workers load into the same tables meanwhile
         # built over the loaded rows at the end, not kept up row by row; a run killed before then
         # gets them back from ensure_schema when it is resumed
         target.drop_parity_indexes(restored, history=options.history)
@@ -710,7 +723,7 @@ def run_restore(
         )
     with opened as engine, open_target(target_url) as target:
         saved = target.read_checkpoint(options.restore_id)
-        may_bulk_load = bulk_load_possible(options, target, saved)
+        may_bulk_load = bulk_load_possible(options, target, saved, sliced=split is not None)
         if may_bulk_load:
             engine.set_memory_limit(options.bulk_memory)  # a bulk load peaks there anyway: plan with it too
         engine.index_history()
@@ -758,7 +771,7 @@ def run_restore(
                 report.typed_ddl += target.typed_column_ddl(names[table], columns)
         restored = [names[t.table_name] for t in plan.tables]
         if options.dry_run:
-            report.method = choose_method(options, target, saved, restored)
+            report.method = choose_method(options, target, saved, restored, sliced=split is not None)
             report.take_planned_counts(documents=True)
             report.elapsed_seconds = time.perf_counter() - started
             return report
@@ -770,7 +783,7 @@ def run_restore(
         )
         for table, (columns, _) in typed.items():
             target.add_typed_columns(names[table], columns)
-        report.method = choose_method(options, target, saved, restored)
+        report.method = choose_method(options, target, saved, restored, sliced=split is not None)
         bulk = report.method == "bulk load"
         final_state = report.method == "final state"
         document_order = final_state or report.method == "document order"

@@ -229,8 +229,13 @@ class Target(ABC):
 
         raise UnsupportedTargetError(f"the {self.capabilities.engine} target has no typed columns (--typed)")
 
-    def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
+    def is_empty(
+        self, names: Sequence[TableNames], *, history: bool, shard: tuple[int, int] = (1, 1)
+    ) -> bool:
         """Whether these tables (and their tombstones) hold no row: then `load_bulk` may fill them.
+
+        With `shard` (i, n): no row of that shard's documents (`restore.plan.in_shard`), so the
+        worker of one shard of a split may load its documents while others load theirs.
 
         Raises:
             UnsupportedTargetError: the target has no bulk load (``bulk_insert`` is False).

@@ -67,6 +67,7 @@ from restore.bulk import (
     TOMBSTONE_COLUMNS,
     BulkRows,
     render_is_empty,
+    shard_filter,
     slice_loads,
     to_csv,
 )
@@ -728,8 +729,13 @@ class MysqlTarget(Target):
             self._rollback()
             raise
 
-    def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
-        """Whether the tables and their tombstones hold no row (a table not yet created holds none)."""
+    def is_empty(
+        self, names: Sequence[TableNames], *, history: bool, shard: tuple[int, int] = (1, 1)
+    ) -> bool:
+        """Whether the tables and their tombstones hold no row (of `shard`'s documents only).
+
+        A table not yet created holds none.
+        """
         if not names:
             return True
         marks = ", ".join(["%s"] * len(names))
@@ -747,6 +753,7 @@ class MysqlTarget(Target):
                     quote=quote,
                     tombstone_filter=f"table_name IN ({marks})",
                     existing=existing,
+                    row_filter=None if shard == (1, 1) else shard_filter(DIALECT.md5_int32, "doc_id", shard),
                 )
                 empty = True  # none of them exists yet
                 if query is not None:

@@ -37,6 +37,7 @@ from restore.bulk import (
     HISTORY_COLUMNS,
     BulkRows,
     render_is_empty,
+    shard_filter,
     slice_loads,
     to_csv,
 )
@@ -387,8 +388,13 @@ class PostgresTarget(Target):
                 "a value is not valid UTF-8 (a lone surrogate); check the archive", where=batch.where
             ) from None
 
-    def is_empty(self, names: Sequence[TableNames], *, history: bool) -> bool:
-        """Whether the tables and their tombstones hold no row (a table not yet created holds none)."""
+    def is_empty(
+        self, names: Sequence[TableNames], *, history: bool, shard: tuple[int, int] = (1, 1)
+    ) -> bool:
+        """Whether the tables and their tombstones hold no row (of `shard`'s documents only).
+
+        A table not yet created holds none.
+        """
         if not names:
             return True
         wanted = [*target_tables(names, history=history), TOMBSTONE_TABLE]
@@ -405,6 +411,7 @@ class PostgresTarget(Target):
                 quote=quote,
                 tombstone_filter="table_name = ANY(%s)",
                 existing=existing,
+                row_filter=None if shard == (1, 1) else shard_filter(DIALECT.md5_int32, "doc_id", shard),
             )
             empty = True  # none of them exists yet
             if query is not None:

@@ -79,8 +79,12 @@ def test_each_worker_restores_its_shard_and_together_they_equal_the_truth(
     }
     # WHEN one worker per shard restores it, with history, into the same database
     reports = [run_restore(output, target_url, RestoreOptions(history=True, shard=(i, 3))) for i in (1, 2, 3)]
-    # THEN each applied only its own documents, and every revision was applied once
+    # THEN each applied only its own documents, and every revision was applied once; into MariaDB
+    # and PostgreSQL each loaded its documents in bulk (none of them was in the tables yet)
     assert all(r.completed for r in reports)
+    with open_target(target_url) as target:
+        bulk = target.capabilities.bulk_insert
+    assert [r.method for r in reports] == ["bulk load" if bulk else "document order"] * 3
     assert sorted(r.revisions_applied for r in reports) != [0, 0, len(truth)]
     assert sum(r.revisions_applied for r in reports) == len(truth)
     with open_target(target_url) as target:
@@ -273,16 +277,48 @@ def test_workers_started_together_share_one_database(
     # WHEN the three workers start at the same moment (all creating the same tables)
     start = threading.Barrier(3)
 
-    def worker(i: int) -> int:
+    def worker(i: int) -> tuple[int, str]:
         start.wait()
-        return run_restore(output, url, RestoreOptions(history=True, shard=(i, 3))).revisions_applied
+        report = run_restore(output, url, RestoreOptions(history=True, shard=(i, 3)))
+        return report.revisions_applied, report.method
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        applied = list(pool.map(worker, (1, 2, 3)))
-    # THEN every one completes and the database equals the truth
-    assert sum(applied) == len(truth)
+        results = list(pool.map(worker, (1, 2, 3)))
+    # THEN every one completes, each loading its own documents in bulk into the shared tables
+    assert sum(applied for applied, _ in results) == len(truth)
+    assert [method for _, method in results] == ["bulk load"] * 3
+    # AND the database equals the truth, every parity index in place
     with open_target(url) as target:
         assert_current_equals(target, expected_current(truth))
+        assert_history_equals(target, truth)
+
+
+@pytest.mark.parametrize("server", ["mysql", "postgresql"])
+def test_a_shard_is_empty_until_its_documents_are_in(
+    simulated_archive: SimulatedArchive, request: pytest.FixtureRequest, tmp_path: Path, server: str
+) -> None:
+    # GIVEN the first of 3 shards restored
+    output = str(tmp_path / "split")
+    split_locally(simulated_archive.archive, output, SplitOptions(shards=3))
+    url = request.getfixturevalue(f"{server}_url")
+    run_restore(output, url, RestoreOptions(history=True, shard=(1, 3)))
+    with open_target(url) as target:
+        names = list(table_names(TABLES, target.capabilities.identifiers).values())
+        # THEN the tables hold rows, of shard 1 and of no other shard
+        assert not target.is_empty(names, history=True)
+        assert not target.is_empty(names, history=True, shard=(1, 3))
+        assert target.is_empty(names, history=True, shard=(2, 3))
+        assert target.is_empty(names, history=True, shard=(3, 3))
+    # AND the worker of shard 2 still loads its documents in bulk
+    assert run_restore(output, url, RestoreOptions(history=True, shard=(2, 3))).method == "bulk load"
+    # AND into a database an earlier restore of the whole archive filled, a worker loads nothing
+    # twice: its documents are there, so it applies under the version guard
+    filled = request.getfixturevalue(f"new_{server}_url")()
+    run_restore(simulated_archive.archive, filled, RestoreOptions(history=True))
+    late = run_restore(output, filled, RestoreOptions(history=True, shard=(3, 3)))
+    assert late.method == "document order"
+    with open_target(filled) as target:
+        assert_history_equals(target, simulated_archive.truth("history"))
 
 
 def test_a_split_planned_on_athena_asks_the_plan_then_unloads_the_shards(
