@@ -22,6 +22,7 @@ from restore.checkpoint import Checkpoint
 from restore.content import content_hash
 from restore.errors import TerminalTargetError
 from restore.parity_columns import parity_index_name
+from restore.plan import in_shard
 from restore.runner import RestoreOptions, apply_with_retry, run_restore
 from restore.targets import Target, open_target
 from restore.targets.mysql import MysqlTarget
@@ -165,6 +166,11 @@ def test_hostile_table_names_load_safely(bulk_target: Target) -> None:
     assert [(c[0], c[1]) for c in state(bulk_target, names["Person"])[0]] == [("A", 1)]
     bulk_target.ensure_schema(list(names.values()), history=True)
     assert all(_parity_indexed(bulk_target, t) for t in tables)
+    # AND a split's worker asks of these tables, safely, whether its shard's documents are there
+    for i, t in enumerate(HOSTILE):
+        for shard in ((1, 3), (2, 3), (3, 3)):
+            empty = bulk_target.is_empty([names[t]], history=True, shard=shard)
+            assert empty is not in_shard(f"D{i}", shard), (t, shard)
 
 
 def test_a_tombstone_of_another_table_leaves_a_table_empty(bulk_target: Target) -> None:
