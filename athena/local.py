@@ -69,6 +69,7 @@ __all__ = [
     "revision_objects",
     "revisions_dataset",
     "to_duckdb",
+    "utc_naive",
 ]
 
 logger = logging.getLogger(__name__)
@@ -332,7 +333,8 @@ def check_memory_limit(limit: str) -> str:
     return limit
 
 
-def _utc_naive(moment: dt.datetime) -> dt.datetime:
+def utc_naive(moment: dt.datetime) -> dt.datetime:
+    """`moment` as a zone-less UTC time, as Athena's ``timestamp`` holds it (naive: taken as UTC)."""
     if moment.tzinfo is None:
         return moment
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
@@ -577,8 +579,8 @@ class LocalEngine:
         partitioned_by: Sequence[str] = (),
         rows: int = 10_000,
         memory_limit: str = UNLOAD_MEMORY,
-    ) -> int:
-        """Athena's UNLOAD here: a SELECT's rows as Parquet under `prefix`, Hive-partitioned; rows written.
+    ) -> None:
+        """Athena's UNLOAD here: a SELECT's rows as Parquet under `prefix`, Hive-partitioned.
 
         As UNLOAD writes them (``prefix/p_shard=1/<object>``, the partition columns only in the
         keys), streamed `rows` at a time, so memory stays bounded (splitting 1M revisions with
@@ -603,7 +605,7 @@ class LocalEngine:
         self.con.execute("SET threads = 1")
         self.set_memory_limit(memory_limit)
         try:
-            return self._unload(
+            self._unload(
                 sql, params, location=location, prefix=prefix, partitioned_by=partitioned_by, rows=rows
             )
         finally:
@@ -623,23 +625,15 @@ class LocalEngine:
         prefix: str,
         partitioned_by: Sequence[str],
         rows: int,
-    ) -> int:
+    ) -> None:
         reader = self.query_batches(sql, params, rows=rows)
         partitioning = None
         if partitioned_by:
             keys = pa.schema([reader.schema.field(n) for n in partitioned_by])
             partitioning = ds.partitioning(keys, flavor="hive")
-        written = 0
-
-        def counted() -> Iterator[pa.RecordBatch]:
-            nonlocal written
-            for batch in reader:
-                written += batch.num_rows
-                yield batch
-
         try:
             ds.write_dataset(
-                pa.RecordBatchReader.from_batches(reader.schema, counted()),
+                reader,
                 location.path(prefix),
                 filesystem=location.fs,
                 format="parquet",
@@ -651,7 +645,6 @@ class LocalEngine:
             )
         except OSError as exc:
             raise LocalQueryError(str(exc).splitlines()[0], archive=self.archive) from None
-        return written
 
     def _query_error(self, exc: Exception) -> LocalQueryError:
         """The error to raise for `exc`: running out of memory names the limit and what to do."""
@@ -687,7 +680,7 @@ class LocalEngine:
             rows = self.query(sql, [as_of_block, as_of_block])  # cut, and "not replaced by then"
         elif as_of_time is not None:
             sql = render_query("current_as_of_time", database=LOCAL_DATABASE)
-            moment = _utc_naive(as_of_time)
+            moment = utc_naive(as_of_time)
             rows = self.query(sql, [moment, moment])
         else:
             rows = self.query(f"SELECT * FROM {LOCAL_DATABASE}.current")

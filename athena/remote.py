@@ -29,6 +29,7 @@ from typing import Any, Final, Protocol
 import pyarrow as pa
 
 from athena.errors import AthenaError
+from athena.local import utc_naive
 
 __all__ = [
     "MAX_PARAMETER_CHARS",
@@ -100,8 +101,7 @@ def execution_parameter(value: object) -> str:
     elif isinstance(value, str):
         text = _string_literal(value)
     elif isinstance(value, dt.datetime):
-        moment = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
-        text = f"TIMESTAMP '{moment.isoformat(sep=' ', timespec='milliseconds')}'"
+        text = f"TIMESTAMP '{utc_naive(value).isoformat(sep=' ', timespec='milliseconds')}'"
     elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         items = ", ".join(_string_literal(v) for v in value)
         text = f"ARRAY[{items}]" if value else "CAST(ARRAY[] AS ARRAY(VARCHAR))"

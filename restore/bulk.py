@@ -185,8 +185,10 @@ def render_is_empty(
     return "SELECT " + " OR ".join(f"EXISTS ({p})" for p in probes)
 
 
-def shard_filter(md5_int32: Callable[[str, int], str], column: str, shard: tuple[int, int]) -> str:
+def shard_filter(md5_int32: Callable[[str, int], str], column: str, shard: tuple[int, int]) -> str | None:
     """SQL true of the rows whose `column` is a document of `shard` (i, n), as `restore.plan.in_shard` says.
+
+    None for the one shard of everything (1/1): every row is in it.
 
     The first 8 bytes of MD5, big-endian, modulo n, taken as two 32-bit halves (`md5_int32`, the
     target dialect's) so no engine needs unsigned 64-bit arithmetic; `column` is a plain name.
@@ -198,6 +200,8 @@ def shard_filter(md5_int32: Callable[[str, int], str], column: str, shard: tuple
     i, n = shard
     if not column.isidentifier() or not 1 <= i <= n:
         raise ValueError(f"no shard filter for column {column!r} and shard {shard!r}")
+    if n == 1:
+        return None
     high, low = md5_int32(column, 1), md5_int32(column, 9)
     return f"mod(mod({high}, {n}) * {2**32 % n} + {low}, {n}) = {i - 1}"
 

@@ -72,8 +72,7 @@ def render_unload(*, database: str, output: str) -> str:
     >>> render_unload(database="qldb_archive", output="s3://b/plan/").startswith("UNLOAD (")
     True
     """
-    from athena.remote import (
-        render_unload as athena_unload,
-    )  # not at import: it needs pyarrow (the live Lambda has none)
+    # imported here, not with the module: athena.remote needs pyarrow, which the live Lambda lacks
+    from athena.remote import render_unload as athena_unload
 
     return athena_unload(render_plan_query("plan_revisions", database=database), output=output)

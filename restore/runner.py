@@ -289,6 +289,11 @@ def _query(engine: LocalEngine, name: str, params: Sequence[object]) -> pa.Table
     return engine.query(render_plan_query(name, database=database), params)
 
 
+def _holds_revisions(engine: LocalEngine) -> bool:
+    """Whether the archive the engine reads holds any revision (a split's shard may hold none)."""
+    return bool(engine.query(f"SELECT 1 AS found FROM {LOCAL_DATABASE}.revisions LIMIT 1").num_rows)
+
+
 def _ask(engine: LocalEngine) -> Ask:
     """The plan queries on the local engine (`restore.survey.Ask`)."""
     return lambda name, params: _query(engine, name, params)
@@ -727,8 +732,7 @@ def run_restore(
         if may_bulk_load:
             engine.set_memory_limit(options.bulk_memory)  # a bulk load peaks there anyway: plan with it too
         engine.index_history()
-        found = engine.query(f"SELECT 1 AS found FROM {LOCAL_DATABASE}.revisions LIMIT 1")
-        if split is None and found.num_rows == 0:  # a wrong path, or an unfinished split
+        if split is None and not _holds_revisions(engine):  # a wrong path, or an unfinished split
             raise RestoreError(why_empty(str(archive), endpoint_url=endpoint_url))
         start_after = resume_point(saved, identity, resume=options.resume, incremental=options.incremental)
         block_cut = resolve_block_cut(engine, options, moment)

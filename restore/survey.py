@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from athena.local import utc_naive
 from restore.errors import RestoreError
 from restore.plan import NO_BLOCK_CUT, Gap, TablePlan, missing_revision_table
 
@@ -51,8 +52,7 @@ def block_cut_for(ask: Ask, *, as_of_block: int | None, moments: Sequence[dt.dat
     """The last block to restore: `as_of_block` or the last block committed by each moment, the earliest."""
     cut = NO_BLOCK_CUT if as_of_block is None else as_of_block
     for moment in moments:
-        naive = moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
-        found = _rows(ask("plan_block_for_time", [naive]))[0]["block_seq"]
+        found = _rows(ask("plan_block_for_time", [utc_naive(moment)]))[0]["block_seq"]
         cut = min(cut, -1 if found is None else int(found))
     return cut
 

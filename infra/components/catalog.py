@@ -39,6 +39,7 @@ from athena.ddl import BLOCKS_TABLE, REVISIONS_TABLE, blocks_columns, projection
 from athena.deploy import DeployPlan, render_named_queries, render_views, render_workgroup
 from firehose_transform.schema import COLUMNS, PARTITION_KEYS, Column, RecordType, glue_types
 from infra.components.nag import acknowledge, objects_of
+from infra.components.private_bucket import expiring_bucket
 
 __all__ = ["SCHEMA_TABLE", "Catalog", "glue_columns"]
 
@@ -93,27 +94,15 @@ class Catalog(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         location = f"s3://{archive.bucket_name}/{archive_prefix}"
-        self.results_bucket = s3.Bucket(
+        self.results_bucket = expiring_bucket(
             self,
             "Results",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
+            key=key,
+            access_logs=access_logs,
+            log_prefix="athena-results/",
+            rule_id="expire-results",
+            expiry_days=30,
             versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="athena-results/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-results",
-                    expiration=Duration.days(30),
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.plan = DeployPlan(
             database=database,

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import IgnoreMode, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -42,6 +42,7 @@ from constructs import Construct
 
 from infra.bundle import REPO_ROOT
 from infra.components.nag import acknowledge, objects_of
+from infra.components.private_bucket import expiring_bucket
 from infra.metrics import NAMESPACE, PARITY_DIFFERENCES
 
 __all__ = [
@@ -169,25 +170,14 @@ class Jobs(Construct):
                 sid="DecryptArchive", actions=["kms:Decrypt"], resources=[archive_key.key_arn]
             ),
         ]
-        self.work_bucket = s3.Bucket(
+        self.work_bucket = expiring_bucket(
             self,
             "Work",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=archive_key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="restore-work/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-splits",
-                    expiration=Duration.days(WORK_EXPIRY_DAYS),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
+            key=archive_key,
+            access_logs=access_logs,
+            log_prefix="restore-work/",
+            rule_id="expire-splits",
+            expiry_days=WORK_EXPIRY_DAYS,
         )
         read_work = [
             iam.PolicyStatement(

@@ -26,7 +26,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 if TYPE_CHECKING:
     from athena.typed import TypedColumn
@@ -37,7 +37,11 @@ if TYPE_CHECKING:
     from restore.ledger_archive import ExpectedData
     from restore.ledger_hashes import DataHashReport
 
-__all__ = ["CurrentRow", "HistoryRow", "SqlDialect", "Target", "TargetCapabilities"]
+__all__ = ["CONCURRENT_DDL", "CurrentRow", "HistoryRow", "SqlDialect", "Target", "TargetCapabilities"]
+
+CONCURRENT_DDL: Final = "another connection created the same table or index at the same time"
+"""Why `Target.ensure_schema` failed transiently: workers of one split (or ``--shard``) that start
+together create the same tables; run again, it finds them there."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,14 @@ from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames, target_tables
 from restore.parity_columns import PARITY_INDEX, parity_column_ddl
-from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
+from restore.targets.base import (
+    CONCURRENT_DDL,
+    CurrentRow,
+    HistoryRow,
+    SqlDialect,
+    Target,
+    TargetCapabilities,
+)
 from restore.typed_columns import TypedEngine, render_typed_column
 
 if TYPE_CHECKING:
@@ -659,8 +666,7 @@ class MysqlTarget(Target):
             self._rollback()
             if _error_code(exc) in _CONCURRENT_DDL:  # another worker got there first: again, it sees it
                 raise TransientTargetError(
-                    f"{_error_code(exc)} another connection created the same table or index at the same time",
-                    where="creating tables",
+                    f"{_error_code(exc)} {CONCURRENT_DDL}", where="creating tables"
                 ) from None
             raise classify(exc, "creating tables") from None
 
@@ -753,7 +759,7 @@ class MysqlTarget(Target):
                     quote=quote,
                     tombstone_filter=f"table_name IN ({marks})",
                     existing=existing,
-                    row_filter=None if shard == (1, 1) else shard_filter(DIALECT.md5_int32, "doc_id", shard),
+                    row_filter=shard_filter(DIALECT.md5_int32, "doc_id", shard),
                 )
                 empty = True  # none of them exists yet
                 if query is not None:

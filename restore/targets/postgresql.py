@@ -45,7 +45,14 @@ from restore.checkpoint import Checkpoint, RunIdentity
 from restore.errors import TerminalTargetError, TransientTargetError, UnsupportedTargetError
 from restore.identifiers import CHECKPOINT_TABLE, TOMBSTONE_TABLE, IdentifierRules, TableNames, target_tables
 from restore.parity_columns import PARITY_INDEX, parity_column_ddl, parity_index_name
-from restore.targets.base import CurrentRow, HistoryRow, SqlDialect, Target, TargetCapabilities
+from restore.targets.base import (
+    CONCURRENT_DDL,
+    CurrentRow,
+    HistoryRow,
+    SqlDialect,
+    Target,
+    TargetCapabilities,
+)
 from restore.typed_columns import render_typed_column
 
 if TYPE_CHECKING:
@@ -155,7 +162,6 @@ _CONCURRENT_DDL: Final = (
 )
 """What CREATE ... IF NOT EXISTS raises when another connection creates the same table or index
 at the same moment (its catalog row is inserted, not yet committed, when this one checks)."""
-_CONCURRENT: Final = "another connection created the same table or index at the same time"
 
 
 def classify(exc: psycopg.Error, where: str) -> TransientTargetError | TerminalTargetError:
@@ -331,7 +337,7 @@ class PostgresTarget(Target):
             self._conn.commit()
         except _CONCURRENT_DDL as exc:
             self._rollback()  # another worker created it first: again, and IF NOT EXISTS sees it
-            raise TransientTargetError(f"{exc.sqlstate} {_CONCURRENT}", where="creating tables") from None
+            raise TransientTargetError(f"{exc.sqlstate} {CONCURRENT_DDL}", where="creating tables") from None
         except psycopg.Error as exc:
             self._rollback()
             raise classify(exc, "creating tables") from None
@@ -411,7 +417,7 @@ class PostgresTarget(Target):
                 quote=quote,
                 tombstone_filter="table_name = ANY(%s)",
                 existing=existing,
-                row_filter=None if shard == (1, 1) else shard_filter(DIALECT.md5_int32, "doc_id", shard),
+                row_filter=shard_filter(DIALECT.md5_int32, "doc_id", shard),
             )
             empty = True  # none of them exists yet
             if query is not None:
